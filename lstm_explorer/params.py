@@ -217,7 +217,7 @@ REGULARIZERS: dict[str, KerasClass] = {
         KerasClass("L2", "l2", "Adds l2 · sum(w²) to the loss: keeps weights small.",
                    args=(_arg("l2", FLOAT, 0.01, "Strength.", minimum=0.0, maximum=10.0,
                               log=True),)),
-        KerasClass("L1L2", "l1_l2", "Both penalties at once.",
+        KerasClass("L1L2", "l1l2", "Both penalties at once.",
                    args=(_arg("l1", FLOAT, 0.0, "L1 strength.", minimum=0.0, maximum=10.0,
                               log=True),
                          _arg("l2", FLOAT, 0.0, "L2 strength.", minimum=0.0, maximum=10.0,
@@ -441,7 +441,8 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           "ones smooth but fewer. A stateful layer keeps this batch size fixed.",
           group="training", minimum=1, maximum=4096, log=True),
     Param("epochs", "training", INT, 10,
-          "Passes over the training data.",
+          "Passes over the training data. More epochs let the loss fall further, "
+          "until the model starts to overfit (val_loss rises).",
           group="training", minimum=1, maximum=1000),
     Param("loss", "training", CHOICE, "auto",
           "What training minimises. auto picks the task's natural loss: mse for "
