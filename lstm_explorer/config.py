@@ -34,20 +34,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lstm_explorer import params
+from lstm_explorer import params, tasks
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.params import Param
 
-# Loss names by task kind; "auto" resolves to the first.
+# The losses that fit each kind of task; "auto" is the task's own (tasks.default_loss).
 LOSSES_BY_KIND = {
     "regression": ("mse", "mae", "huber"),
     "multiclass": ("sparse_categorical_crossentropy",),
     "binary": ("binary_crossentropy", "mse"),
 }
-TASK_KINDS = {"adding": "regression", "recall": "multiclass", "sine": "regression",
-              "tokens": "binary", "csv": "regression"}
-# Tasks that can give a target at every step, for a last layer with return_sequences.
-PER_STEP_TASKS = ("recall", "sine", "csv")
 # Unrolling builds one graph node per step: past this it takes minutes to compile.
 MAX_UNROLL_STEPS = 200
 MAX_TEXT_LENGTH = 500
@@ -271,7 +267,7 @@ class ExperimentConfig:
         notes = []
         layers = self.model["layers"]
         cell = self.model["cell"]
-        for number, layer in enumerate(layers[:-1], start=1):
+        for number in range(1, len(layers)):
             notes.append(f"layer{number}.return_sequences is True because layer{number} "
                          f"feeds layer{number + 1}, which needs the whole sequence.")
         for number, layer in enumerate(layers, start=1):
@@ -288,13 +284,13 @@ class ExperimentConfig:
     @property
     def task_kind(self) -> str:
         """`"regression"`, `"multiclass"` or `"binary"`."""
-        return TASK_KINDS[self.task["name"]]
+        return tasks.task_kind(self.task["name"])
 
     @property
     def loss(self) -> str:
         """The loss that training uses, with `"auto"` resolved for the task."""
         loss = self.training["loss"]
-        return LOSSES_BY_KIND[self.task_kind][0] if loss == "auto" else loss
+        return tasks.default_loss(self.task["name"]) if loss == "auto" else loss
 
     @property
     def per_step_targets(self) -> bool:
@@ -726,11 +722,11 @@ def _check_combinations(config: ExperimentConfig) -> None:
         raise ConfigError("model.embedding.input_dim", embedding["input_dim"],
                           f"must be at least task.vocab_size={task['vocab_size']}, or empty "
                           "to follow the task")
-    if layers[-1]["return_sequences"] and name not in PER_STEP_TASKS:
+    if layers[-1]["return_sequences"] and not tasks.supports_per_step(name):
         raise ConfigError(f"model.layers[{last - 1}].return_sequences", True,
                           f"on the last layer it makes the model predict at every step, but "
                           f"task {name!r} has one target per sequence; set it to false, or "
-                          f"use one of the tasks {', '.join(PER_STEP_TASKS)}")
+                          f"use one of the tasks {', '.join(tasks.PER_STEP_TASKS)}")
     for index, layer in enumerate(layers):
         field = f"model.layers[{index}]"
         if layer["use_cudnn"] is True and model["cell"] != "simple_rnn":
@@ -752,7 +748,8 @@ def _check_combinations(config: ExperimentConfig) -> None:
     if training["clipnorm"] is not None and training["clipvalue"] is not None:
         raise ConfigError("training.clipvalue", training["clipvalue"],
                           "Keras allows only one of clipnorm and clipvalue; empty one of them")
-    n_train = task["n_samples"] - int(round(task["n_samples"] * training["validation_split"]))
+    # The same split rule as tasks.make and Keras: the last part is held out.
+    n_train = int(task["n_samples"] * (1.0 - training["validation_split"]))
     if n_train < 1:
         raise ConfigError("training.validation_split", training["validation_split"],
                           f"leaves no training sample out of task.n_samples="
