@@ -740,6 +740,7 @@ def _check_combinations(config: ExperimentConfig) -> None:
                               f"builds one graph node per step; with task.seq_len="
                               f"{task['seq_len']} that takes minutes to compile. Use unroll "
                               f"only up to {MAX_UNROLL_STEPS} steps.")
+        _check_bias_arguments(layer, field)
     allowed_losses = LOSSES_BY_KIND[config.task_kind]
     if training["loss"] != "auto" and training["loss"] not in allowed_losses:
         raise ConfigError("training.loss", training["loss"],
@@ -759,6 +760,25 @@ def _check_combinations(config: ExperimentConfig) -> None:
                           f"a stateful layer needs at least one full batch, but there are "
                           f"only {n_train} training sequences; lower the batch size or "
                           "raise task.n_samples")
+
+
+def _check_bias_arguments(layer: Mapping[str, Any], field: str) -> None:
+    """The bias is a vector: matrix-only classes and axis=1 cannot apply to it."""
+    for name, kind in (("bias_initializer", params.INITIALIZER),
+                       ("bias_regularizer", params.REGULARIZER),
+                       ("bias_constraint", params.CONSTRAINT)):
+        value = layer[name]
+        if value is None:
+            continue
+        class_name = value if isinstance(value, str) else value["class_name"]
+        spec = params.identifier_class(kind, class_name)
+        if spec.matrix_only:
+            raise ConfigError(f"{field}.{name}", value,
+                              f"{spec.identifier} works on a matrix, but the bias is a "
+                              "vector; choose another, e.g. zeros or constant")
+        if isinstance(value, dict) and value["config"].get("axis", 0) != 0:
+            raise ConfigError(f"{field}.{name}.config.axis", value["config"]["axis"],
+                              "the bias is a vector, so only axis 0 exists")
 
 
 def _is_derived(config: ExperimentConfig, key: str, value: Any) -> bool:

@@ -117,6 +117,8 @@ class KerasClass:
         seeded: whether the class takes a `seed` (the model builder derives one from
             the training seed when none is given, so that runs reproduce). Default:
             `False`.
+        matrix_only: whether it works on matrices only, so not on the bias vector.
+            Default: `False`.
     """
 
     class_name: str
@@ -124,6 +126,7 @@ class KerasClass:
     help: str
     args: tuple[Param, ...] = ()
     seeded: bool = False
+    matrix_only: bool = False
 
     def arg(self, name: str) -> Param:
         for param in self.args:
@@ -166,12 +169,13 @@ INITIALIZERS: dict[str, KerasClass] = {
                    "for recurrent weights.",
                    args=(_arg("gain", FLOAT, 1.0, "Multiplies the orthogonal matrix.",
                               minimum=0.0, maximum=10.0),),
-                   seeded=True),
+                   seeded=True, matrix_only=True),
         KerasClass("Identity", "identity",
                    "The identity matrix times `gain` (rectangular matrices get ones on "
                    "the diagonal).",
                    args=(_arg("gain", FLOAT, 1.0, "Multiplies the identity matrix.",
-                              minimum=0.0, maximum=10.0),)),
+                              minimum=0.0, maximum=10.0),),
+                   matrix_only=True),
         KerasClass("RandomNormal", "random_normal", "Normal distribution.",
                    args=(_arg("mean", FLOAT, 0.0, "Mean.", minimum=-10.0, maximum=10.0),
                          _arg("stddev", FLOAT, 0.05, "Standard deviation.",
@@ -227,7 +231,8 @@ REGULARIZERS: dict[str, KerasClass] = {
                    args=(_arg("factor", FLOAT, 0.01, "Strength.", minimum=0.0,
                               maximum=10.0, log=True),
                          _arg("mode", CHOICE, "rows", "Which vectors to compare.",
-                              choices=("rows", "columns")))),
+                              choices=("rows", "columns"))),
+                   matrix_only=True),
     )
 }
 

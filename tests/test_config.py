@@ -19,6 +19,8 @@ def non_default_value(param):
         return not param.default
     if param.kind in (params.CHOICE, params.ACTIVATION):
         return next(choice for choice in param.choices if choice != param.default)
+    if param.kind == params.INITIALIZER and param.name == "bias_initializer":
+        return {"class_name": "RandomNormal", "config": {"mean": 0.5, "stddev": 0.1, "seed": 3}}
     if param.kind == params.INITIALIZER:
         return {"class_name": "Orthogonal", "config": {"gain": 2.0, "seed": 3}}
     if param.kind == params.REGULARIZER:
@@ -133,6 +135,11 @@ def test_keras_serialized_identifier_dicts_are_accepted_and_filled_with_defaults
                                                    "config": {"minval": 1, "maxval": 0}}}]}},
      "model.layers[0].kernel_initializer.config.minval", "must not exceed"),
     ([], "config", "expected an object"),
+    ({"model": {"layers": [{"bias_initializer": "orthogonal"}]}},
+     "model.layers[0].bias_initializer", "the bias is a vector"),
+    ({"model": {"layers": [{"bias_constraint": {"class_name": "UnitNorm",
+                                                "config": {"axis": 1}}}]}},
+     "model.layers[0].bias_constraint.config.axis", "only axis 0"),
 ])
 def test_bad_values_raise_an_error_naming_the_field_the_value_and_the_fix(data, field, fragment):
     with pytest.raises(ConfigError) as caught:

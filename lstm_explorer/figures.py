@@ -1,0 +1,1361 @@
+"""Plotly figure factories: a trace or a training history in, a `go.Figure` out.
+
+Every function here is pure: it reads plain data (numpy arrays in the `trace.npz` layout
+of DESIGN §3, and the history dict written per epoch) and returns a new figure. Same
+input, same figure, so the page, the CLI export and the tests share one code path.
+Nothing here imports TensorFlow or Streamlit.
+
+Bad arguments (a layer that is not in the data, a sample index past the batch) raise
+`ValueError` naming the argument. Missing or non-finite *data* (no trace yet, a diverged
+run full of NaN) never raises: the figure says in an annotation why it is empty.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import sample_colorscale
+from plotly.subplots import make_subplots
+
+__all__ = [
+    "TEMPLATE_NAME",
+    "THEME",
+    "all_figures",
+    "empty_figure",
+    "gate_heatmaps",
+    "gate_saturation",
+    "gradient_flow",
+    "gradient_flow_animated",
+    "gradient_heatmap",
+    "layers_in",
+    "loss_curves",
+    "state_heatmaps",
+    "unit_lines",
+    "weight_gradient_norms",
+]
+
+# ----------------------------------------------------------------------------------------
+# The one look
+
+TEMPLATE_NAME = "lstm_explorer"
+
+# Okabe & Ito's palette: distinguishable with every common colour-vision deficiency.
+# Yellow goes last because it is nearly invisible on white on a washed-out projector.
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+
+# A gate keeps its colour in every figure (lines, bars), so the eye learns it once.
+GATE_COLOURS = {
+    "i": OKABE_ITO[0],
+    "f": OKABE_ITO[1],
+    "g": OKABE_ITO[2],
+    "c": OKABE_ITO[2],  # the candidate's weight slice is called "c" in Keras
+    "o": OKABE_ITO[3],
+    "z": OKABE_ITO[0],
+    "r": OKABE_ITO[1],
+    "h": OKABE_ITO[2],  # GRU's candidate weight slice
+}
+
+GATE_NAMES = {
+    "i": "input gate i",
+    "f": "forget gate f",
+    "g": "candidate g",
+    "c": "candidate c",
+    "o": "output gate o",
+    "z": "update gate z",
+    "r": "reset gate r",
+    "h": "candidate h",
+}
+
+# Sequential scale for [0, 1] quantities and a diverging one (blue < 0 < red) for signed
+# ones; both stay readable for colour-blind viewers. Explicit lists rather than names,
+# because plotly.js's built-in "RdBu" runs the other way round from ColorBrewer's.
+SEQUENTIAL_SCALE = "Viridis"
+DIVERGING_SCALE = [
+    [0.0, "rgb(5,48,97)"],
+    [0.1, "rgb(33,102,172)"],
+    [0.2, "rgb(67,147,195)"],
+    [0.3, "rgb(146,197,222)"],
+    [0.4, "rgb(209,229,240)"],
+    [0.5, "rgb(247,247,247)"],
+    [0.6, "rgb(253,219,199)"],
+    [0.7, "rgb(244,165,130)"],
+    [0.8, "rgb(214,96,77)"],
+    [0.9, "rgb(178,24,43)"],
+    [1.0, "rgb(103,0,31)"],
+]
+
+FONT_SIZE = 16
+STEP_AXIS = "time step (processing order)"
+
+_FONT_FAMILY = "Arial, 'Liberation Sans', 'DejaVu Sans', sans-serif"
+_AXIS = dict(
+    title=dict(font=dict(size=FONT_SIZE + 2), standoff=12),
+    tickfont=dict(size=FONT_SIZE),
+    showline=True,
+    linewidth=2,
+    linecolor="#444444",
+    gridcolor="#E3E3E3",
+    zeroline=False,
+    ticks="outside",
+    ticklen=6,
+    automargin=True,
+)
+_COLORBAR = dict(
+    thickness=20,
+    outlinewidth=0,
+    tickfont=dict(size=FONT_SIZE - 1),
+    title=dict(font=dict(size=FONT_SIZE)),
+)
+
+
+def _build_theme() -> go.layout.Template:
+    theme = go.layout.Template(pio.templates["plotly_white"])
+    theme.layout.update(
+        font=dict(family=_FONT_FAMILY, size=FONT_SIZE, color="#1F1F1F"),
+        title=dict(
+            font=dict(size=FONT_SIZE + 6),
+            subtitle=dict(font=dict(size=FONT_SIZE, color="#555555")),
+            x=0.01,
+            xanchor="left",
+        ),
+        colorway=list(OKABE_ITO),
+        xaxis=_AXIS,
+        yaxis=_AXIS,
+        legend=dict(font=dict(size=FONT_SIZE), title=dict(font=dict(size=FONT_SIZE))),
+        hoverlabel=dict(font=dict(size=FONT_SIZE, family=_FONT_FAMILY)),
+        coloraxis=dict(colorbar=_COLORBAR),
+        margin=dict(l=90, r=40, t=110, b=80),
+        # Subplot titles and notes are annotations; keep them readable from the back row.
+        annotationdefaults=dict(font=dict(size=FONT_SIZE + 1)),
+    )
+    theme.data.scatter = [go.Scatter(line=dict(width=3.5), marker=dict(size=9))]
+    theme.data.heatmap = [go.Heatmap(colorscale=SEQUENTIAL_SCALE, colorbar=_COLORBAR)]
+    theme.data.bar = [go.Bar(marker=dict(line=dict(width=0)))]
+    return theme
+
+
+pio.templates[TEMPLATE_NAME] = _build_theme()
+# The registry stores its own copy; hold that one, so `template=THEME` and
+# `template="lstm_explorer"` are one and the same object.
+THEME = pio.templates[TEMPLATE_NAME]
+
+
+def _subplots(**kwargs: Any) -> go.Figure:
+    # Start from our theme: plotly would otherwise apply (and we replace) its default one,
+    # which is most of the time spent building a figure.
+    return make_subplots(figure=go.Figure(layout={"template": THEME}), **kwargs)
+
+
+def _new_figure(fig: go.Figure | None = None, *, title: str, subtitle: str = "") -> go.Figure:
+    fig = go.Figure(layout={"template": THEME}) if fig is None else fig
+    title_spec: dict[str, Any] = {"text": title}
+    if subtitle:
+        title_spec["subtitle"] = {"text": subtitle}
+    fig.update_layout(title=title_spec)
+    return fig
+
+
+def empty_figure(title: str, reason: str) -> go.Figure:
+    """A figure with no data and a centred note saying why.
+
+    Args:
+        title: the title the figure would have had, so the page layout stays put.
+        reason: one sentence for the viewer, e.g. "No trace yet: train for one epoch."
+
+    Example:
+
+    >>> fig = empty_figure("Gradient flow", "No epochs recorded yet.")
+    >>> len(fig.data), fig.layout.annotations[0].text
+    (0, 'No epochs recorded yet.')
+    """
+    fig = _new_figure(title=title)
+    fig.add_annotation(
+        text=reason,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font=dict(size=FONT_SIZE + 4, color="#555555"),
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------
+# Reading the data
+
+_TRACE_KEY = re.compile(r"^layer(\d+)/(?:(backward)/)?([A-Za-z_]+)$")
+_LAYER_NAME = re.compile(r"^layer(\d+)(/backward)?$")
+
+_LSTM_GATES = ("i", "f", "g", "o")
+_GRU_GATES = ("z", "r", "g")
+_SIGMOID_GATES = frozenset({"i", "f", "o", "z", "r"})
+
+QUANTITY_LABELS = {
+    "h": "hidden state h_t",
+    "c": "cell state c_t",
+    "i": "input gate i_t",
+    "f": "forget gate f_t",
+    "g": "candidate g_t",
+    "o": "output gate o_t",
+    "z": "update gate z_t",
+    "r": "reset gate r_t",
+}
+
+GRADIENT_LABELS = {
+    "grad_h": "‖∂L/∂h_t‖ (L2 norm, log scale)",
+    "grad_c": "‖∂L/∂c_t‖ (L2 norm, log scale)",
+}
+_GRADIENT_SYMBOL = {"grad_h": "‖∂L/∂h_t‖", "grad_c": "‖∂L/∂c_t‖"}
+
+_NO_TRACE = "No trace yet: train for at least one epoch to record gates and states."
+_NO_EPOCHS = "No epochs recorded yet: start training to fill this chart."
+_ALL_NONFINITE = "Every value is NaN or infinite: the run diverged (see the training status)."
+
+
+def _as_float(value: Any) -> float:
+    """A float, with None, strings and other junk read as NaN (missing)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return out if math.isfinite(out) else math.nan
+
+
+def _finite_array(values: Any) -> np.ndarray:
+    """Float64 copy with ±inf turned into NaN, so JSON and colour ranges stay sane."""
+    out = np.array(values, dtype=np.float64)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _positive_or_nan(values: Iterable[Any]) -> np.ndarray:
+    """Values a log axis can show; zero, negative and non-finite become gaps."""
+    out = np.array([_as_float(v) for v in values], dtype=np.float64)
+    out[~(out > 0)] = np.nan
+    return out
+
+
+def _layer_index(layer: int | str) -> int:
+    if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool) and layer >= 0:
+        return int(layer)
+    if isinstance(layer, str) and (m := re.fullmatch(r"layer(\d+)", layer)):
+        return int(m.group(1))
+    raise ValueError(
+        f"layer={layer!r}: expected a non-negative layer index such as 0, or a name like 'layer0'"
+    )
+
+
+def _prefix(layer: int | str, direction: str) -> str:
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction={direction!r}: expected 'forward' or 'backward'")
+    k = _layer_index(layer)
+    return f"layer{k}/backward/" if direction == "backward" else f"layer{k}/"
+
+
+def _trace_prefixes(arrays: Mapping[str, Any]) -> list[str]:
+    """Layer prefixes in the trace ("layer0/", "layer0/backward/", ...), in model order."""
+    found = set()
+    for key in arrays:
+        if m := _TRACE_KEY.match(key):
+            found.add((int(m.group(1)), bool(m.group(2))))
+    return [f"layer{k}/backward/" if back else f"layer{k}/" for k, back in sorted(found)]
+
+
+def _cell_kind(arrays: Mapping[str, Any], prefix: str) -> str | None:
+    if prefix + "i" in arrays or prefix + "c" in arrays:
+        return "lstm"
+    if prefix + "z" in arrays:
+        return "gru"
+    if prefix + "h" in arrays:
+        return "simple_rnn"
+    return None
+
+
+def _require_layer(arrays: Mapping[str, Any], prefix: str, argument: str) -> str:
+    kind = _cell_kind(arrays, prefix)
+    if kind is None:
+        present = ", ".join(repr(p.rstrip("/")) for p in _trace_prefixes(arrays)) or "none"
+        raise ValueError(
+            f"{argument}: {prefix.rstrip('/')!r} is not in the trace; layers present: {present}"
+        )
+    return kind
+
+
+def _sample_matrix(arrays: Mapping[str, Any], key: str, sample: int) -> np.ndarray:
+    """One sample of a (batch, steps, units) array as float64 (steps, units)."""
+    array = np.asarray(arrays[key])
+    if array.ndim == 2:  # already a single sample
+        return _finite_array(array)
+    if array.ndim != 3:
+        raise ValueError(f"arrays[{key!r}] has shape {array.shape}; expected (batch, steps, units)")
+    if not isinstance(sample, (int, np.integer)) or not 0 <= sample < array.shape[0]:
+        raise ValueError(
+            f"sample={sample!r}: expected an integer from 0 to {array.shape[0] - 1} "
+            f"(the probe batch has {array.shape[0]} samples)"
+        )
+    return _finite_array(array[sample])
+
+
+def _rows(history: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    if not history:
+        return []
+    rows = history.get("epochs") or []
+    return [row for row in rows if isinstance(row, Mapping)]
+
+
+def _epoch_number(row: Mapping[str, Any], index: int) -> int:
+    number = row.get("epoch")
+    return int(number) if isinstance(number, (int, np.integer)) else index + 1
+
+
+def _probe(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    probe = row.get("probe")
+    return probe if isinstance(probe, Mapping) else {}
+
+
+def _gradient_series(row: Mapping[str, Any], quantity: str, layer: str) -> list[Any] | None:
+    series = _probe(row).get(quantity)
+    if not isinstance(series, Mapping):
+        return None
+    values = series.get(layer)
+    return None if values is None else list(np.ravel(np.asarray(values, dtype=object)))
+
+
+def _status_note(history: Mapping[str, Any] | None) -> str:
+    if not history:
+        return ""
+    status = history.get("status")
+    message = str(history.get("message") or "").strip()
+    if status == "diverged":
+        return "Training diverged" + (f": {message}" if message else "")
+    if status == "stopped":
+        return "Training stopped early" + (f": {message}" if message else "")
+    if status == "running":
+        return "Training in progress" + (f": {message}" if message else "")
+    return message
+
+
+def _layer_label(layer: str) -> str:
+    """'layer0/backward' -> 'layer 0, backward' for titles."""
+    m = _LAYER_NAME.match(layer)
+    if not m:
+        return layer
+    return f"layer {m.group(1)}" + (", backward" if m.group(2) else "")
+
+
+def _direction_label(prefix: str) -> str:
+    k = prefix.split("/")[0].removeprefix("layer")
+    return f"layer {k}" + (", backward" if "backward" in prefix else "")
+
+
+def _symmetric_range(values: np.ndarray, at_least: float) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    m = float(np.max(np.abs(finite))) if finite.size else 0.0
+    m = max(m, at_least)
+    return -m, m
+
+
+def _unit_range(values: np.ndarray) -> tuple[float, float]:
+    """[0, 1] for a sigmoid gate, widened when the data leave it (e.g. a relu gate)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 1.0
+    return min(0.0, float(finite.min())), max(1.0, float(finite.max()))
+
+
+def _log_axis(values: np.ndarray) -> dict[str, Any]:
+    """Log-axis ticks that stay legible at projector size.
+
+    Many decades: one tick per decade (or every other), written 10^k. A few decades:
+    ticks at 1, 2 and 5 times powers of ten, written out in full; plotly's own in-between
+    ticks would print as tiny lone digits ("2", "5") that read as the wrong value.
+    """
+    finite = values[np.isfinite(values) & (values > 0)]
+    if not finite.size:
+        return dict(type="log")
+    lo, hi = math.log10(finite.min()), math.log10(finite.max())
+    if hi - lo >= 2.5:
+        return dict(type="log", dtick=max(1, math.ceil((hi - lo) / 8)), exponentformat="power")
+    for multiples in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        # Built from text so 3e-05 is exactly that, not 3.0000000000000004e-05.
+        candidates = (
+            float(f"{m}e{k}") for k in range(math.floor(lo), math.ceil(hi) + 1) for m in multiples
+        )
+        ticks = [t for t in candidates if lo - 0.05 <= math.log10(t) <= hi + 0.05]
+        if len(ticks) >= 3:
+            return dict(
+                type="log", tickmode="array", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks]
+            )
+    return dict(type="log")  # a sliver of a decade: plotly's own ticks are fine there
+
+
+def _epoch_ticks(n_epochs: int) -> dict[str, Any]:
+    # A short run gets a tick per epoch (no "1.5"); a long one plotly's own round steps.
+    return dict(tick0=1, dtick=1) if n_epochs <= 12 else {}
+
+
+def _heatmap(matrix: np.ndarray, name: str, coloraxis: str) -> go.Heatmap:
+    """Units × steps heatmap of one (steps, units) matrix."""
+    steps, units = matrix.shape
+    return go.Heatmap(
+        z=matrix.T,
+        x=np.arange(steps),
+        y=np.arange(units),
+        coloraxis=coloraxis,
+        name=name,
+        hovertemplate=f"unit %{{y}}<br>step %{{x}}<br>{name} = %{{z:.3f}}<extra></extra>",
+    )
+
+
+def _colorbar(title: str, x: float) -> dict[str, Any]:
+    return dict(_COLORBAR, title=dict(text=title, font=dict(size=FONT_SIZE)), x=x, len=0.9)
+
+
+# ----------------------------------------------------------------------------------------
+# Trace figures (one probe batch, one epoch)
+
+
+def gate_heatmaps(
+    arrays: Mapping[str, Any],
+    layer: int | str = 0,
+    sample: int = 0,
+    direction: str = "forward",
+) -> go.Figure:
+    """Gate activations of one recurrent layer as units × time heatmaps, side by side.
+
+    LSTM layers show i, f, g (candidate), o; GRU layers z, r, g. The sigmoid gates share
+    one sequential colour scale over [0, 1] and the candidate has a diverging scale
+    over [-1, 1]; either widens to the data's range when an activation leaves it (for
+    example `activation="relu"`). A SimpleRNN layer has no gates: the figure says so.
+
+    Args:
+        arrays: trace arrays keyed as in `trace.npz` (`"layer0/i"` ... float
+            `(batch, steps, units)`).
+        layer: recurrent layer index, or its name such as `"layer1"`. Default: `0`.
+        sample: which sequence of the probe batch to show. Default: `0`.
+        direction: `"forward"`, or `"backward"` for the backward half of a
+            Bidirectional layer. Default: `"forward"`.
+
+    Returns:
+        A figure with one heatmap per gate, each with `z` of shape `(units, steps)`.
+
+    Example:
+
+    >>> gates = {k: np.full((2, 30, 8), 0.5, "float32") for k in ("i", "f", "g", "o")}
+    >>> arrays = {f"layer0/{k}": v for k, v in gates.items()}
+    >>> fig = gate_heatmaps(arrays)
+    >>> [trace.name for trace in fig.data], fig.data[0].z.shape
+    (['i', 'f', 'g', 'o'], (8, 30))
+    """
+    prefix = _prefix(layer, direction)
+    where = _direction_label(prefix)
+    title = f"Gate activations, {where}"
+    if not _trace_prefixes(arrays):
+        return empty_figure(title, _NO_TRACE)
+    kind = _require_layer(arrays, prefix, f"layer={layer!r}, direction={direction!r}")
+    if kind == "simple_rnn":
+        return empty_figure(title, "A SimpleRNN layer has no gates: see its hidden state h.")
+    gates = [g for g in (_LSTM_GATES if kind == "lstm" else _GRU_GATES) if prefix + g in arrays]
+    if not gates:
+        return empty_figure(title, f"The trace has no gate activations for {where}.")
+    matrices = {g: _sample_matrix(arrays, prefix + g, sample) for g in gates}
+    if all(not np.isfinite(m).any() for m in matrices.values()):
+        return empty_figure(title, _ALL_NONFINITE)
+
+    fig = _subplots(
+        rows=1,
+        cols=len(gates),
+        shared_yaxes=True,
+        horizontal_spacing=0.025,
+        subplot_titles=[GATE_NAMES[g] for g in gates],
+    )
+    sigmoid = [matrices[g] for g in gates if g in _SIGMOID_GATES]
+    gate_lo, gate_hi = _unit_range(np.concatenate([m.ravel() for m in sigmoid] or [np.zeros(0)]))
+    cand_lo, cand_hi = _symmetric_range(matrices.get("g", np.zeros(0)), at_least=1.0)
+    for col, g in enumerate(gates, start=1):
+        axis = "coloraxis" if g in _SIGMOID_GATES else "coloraxis2"
+        fig.add_trace(_heatmap(matrices[g], g, axis), row=1, col=col)
+        fig.update_xaxes(title_text="time step", row=1, col=col)
+    fig.update_yaxes(title_text="unit", autorange="reversed", row=1, col=1)
+    fig.update_yaxes(autorange="reversed")
+    _new_figure(
+        fig,
+        title=f"Gate activations, {where}",
+        subtitle=f"sample {sample} of the probe batch; x: {STEP_AXIS}",
+    )
+    fig.update_layout(
+        coloraxis=dict(
+            colorscale=SEQUENTIAL_SCALE,
+            cmin=gate_lo,
+            cmax=gate_hi,
+            colorbar=_colorbar("gates", 1.02),
+        ),
+        coloraxis2=dict(
+            colorscale=DIVERGING_SCALE,
+            cmin=cand_lo,
+            cmax=cand_hi,
+            colorbar=_colorbar("g", 1.11),
+        ),
+        margin=dict(r=150),
+    )
+    return fig
+
+
+def state_heatmaps(
+    arrays: Mapping[str, Any],
+    layer: int | str = 0,
+    sample: int = 0,
+    direction: str = "forward",
+) -> go.Figure:
+    """Hidden state h (and the LSTM cell state c) as units × time heatmaps.
+
+    Both use a diverging colour scale centred on 0. h is bounded by tanh, so its scale
+    is [-1, 1] unless the data go further; c is unbounded, so its scale is ±max|c|:
+    a cell that keeps counting up shows as a darkening band.
+
+    Args:
+        arrays: trace arrays keyed as in `trace.npz` (`"layer0/h"`, `"layer0/c"`, float
+            `(batch, steps, units)`).
+        layer: recurrent layer index, or its name such as `"layer1"`. Default: `0`.
+        sample: which sequence of the probe batch to show. Default: `0`.
+        direction: `"forward"` or `"backward"` (Bidirectional). Default: `"forward"`.
+
+    Returns:
+        A figure with a heatmap for h (and one for c), `z` of shape `(units, steps)`.
+
+    Example:
+
+    >>> arrays = {"layer0/h": np.zeros((4, 25, 16)), "layer0/c": np.ones((4, 25, 16))}
+    >>> fig = state_heatmaps(arrays)
+    >>> [trace.name for trace in fig.data], fig.data[1].z.shape
+    (['h', 'c'], (16, 25))
+    """
+    prefix = _prefix(layer, direction)
+    where = _direction_label(prefix)
+    title = f"Hidden and cell states, {where}"
+    if not _trace_prefixes(arrays):
+        return empty_figure(title, _NO_TRACE)
+    _require_layer(arrays, prefix, f"layer={layer!r}, direction={direction!r}")
+    names = [q for q in ("h", "c") if prefix + q in arrays]
+    if not names:
+        return empty_figure(title, f"The trace has no hidden state for {where}.")
+    matrices = {q: _sample_matrix(arrays, prefix + q, sample) for q in names}
+    if all(not np.isfinite(m).any() for m in matrices.values()):
+        return empty_figure(title, _ALL_NONFINITE)
+    if names == ["h"]:
+        title = f"Hidden state, {where}"
+
+    fig = _subplots(
+        rows=1,
+        cols=len(names),
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+        subplot_titles=["hidden state h", "cell state c"][: len(names)],
+    )
+    layout: dict[str, Any] = {}
+    for col, q in enumerate(names, start=1):
+        axis = "coloraxis" if col == 1 else "coloraxis2"
+        # A cell state of exactly 0 everywhere still needs a non-empty colour range.
+        lo, hi = _symmetric_range(matrices[q], at_least=1.0 if q == "h" else 1e-6)
+        fig.add_trace(_heatmap(matrices[q], q, axis), row=1, col=col)
+        fig.update_xaxes(title_text="time step", row=1, col=col)
+        layout[axis] = dict(
+            colorscale=DIVERGING_SCALE,
+            cmin=lo,
+            cmax=hi,
+            colorbar=_colorbar(q, 1.02 + 0.09 * (col - 1)),
+        )
+    fig.update_yaxes(title_text="unit", row=1, col=1)
+    fig.update_yaxes(autorange="reversed")
+    _new_figure(fig, title=title, subtitle=f"sample {sample} of the probe batch; x: {STEP_AXIS}")
+    fig.update_layout(**layout, margin=dict(r=60 + 90 * len(names)))
+    return fig
+
+
+def unit_lines(
+    arrays: Mapping[str, Any],
+    layer: int | str = 0,
+    sample: int = 0,
+    units: Sequence[int] | None = None,
+    quantity: str = "h",
+    direction: str = "forward",
+) -> go.Figure:
+    """Chosen units of one quantity (h, c or a gate) as lines over time.
+
+    Args:
+        arrays: trace arrays keyed as in `trace.npz`.
+        layer: recurrent layer index, or its name such as `"layer1"`. Default: `0`.
+        sample: which sequence of the probe batch to show. Default: `0`.
+        units: unit indices to draw. Default: `None`, the (up to) 6 units that move
+            most over time (largest standard deviation), in index order.
+        quantity: `"h"`, `"c"`, or a gate: `"i"`, `"f"`, `"g"`, `"o"` (LSTM),
+            `"z"`, `"r"`, `"g"` (GRU). Default: `"h"`.
+        direction: `"forward"` or `"backward"` (Bidirectional). Default: `"forward"`.
+
+    Returns:
+        A figure with one line per unit, named `"unit N"`.
+
+    Example:
+
+    >>> arrays = {"layer0/h": np.zeros((4, 25, 16))}
+    >>> fig = unit_lines(arrays, units=[0, 5])
+    >>> [trace.name for trace in fig.data], len(fig.data[0].y)
+    (['unit 0', 'unit 5'], 25)
+    """
+    if quantity not in QUANTITY_LABELS:
+        raise ValueError(
+            f"quantity={quantity!r}: expected one of {', '.join(map(repr, QUANTITY_LABELS))}"
+        )
+    prefix = _prefix(layer, direction)
+    where = _direction_label(prefix)
+    label = QUANTITY_LABELS[quantity]
+    title = f"{label[0].upper()}{label[1:]} of single units, {where}"
+    if not _trace_prefixes(arrays):
+        return empty_figure(title, _NO_TRACE)
+    _require_layer(arrays, prefix, f"layer={layer!r}, direction={direction!r}")
+    if prefix + quantity not in arrays:
+        present = sorted(k.removeprefix(prefix) for k in arrays if _is_state_key(k, prefix))
+        raise ValueError(
+            f"quantity={quantity!r}: {where} has no {quantity!r} in the trace; "
+            f"present: {', '.join(map(repr, present))}"
+        )
+    matrix = _sample_matrix(arrays, prefix + quantity, sample)
+    n_units = matrix.shape[1]
+    if units is None:
+        # A unit that is NaN at every step ranks last, not first.
+        filled = np.where(np.isfinite(matrix), matrix, 0.0)
+        count = np.isfinite(matrix).sum(axis=0)
+        spread = np.where(count > 0, filled.std(axis=0), -1.0)
+        # Stable sort: equal spreads keep index order, so the choice is reproducible.
+        chosen = sorted(np.argsort(-np.asarray(spread), kind="stable")[:_DEFAULT_UNITS].tolist())
+    else:
+        chosen = [int(u) for u in units]
+        bad = [u for u in chosen if not 0 <= u < n_units]
+        if bad:
+            raise ValueError(f"units={list(units)!r}: {bad} out of range 0..{n_units - 1}")
+    if not np.isfinite(matrix[:, chosen]).any():
+        return empty_figure(title, _ALL_NONFINITE if matrix.size else "The trace is empty.")
+
+    fig = _new_figure(
+        title=title, subtitle=f"sample {sample} of the probe batch; {len(chosen)} units"
+    )
+    steps = np.arange(matrix.shape[0])
+    for u in chosen:
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=matrix[:, u],
+                mode="lines",
+                name=f"unit {u}",
+                hovertemplate=f"unit {u}<br>step %{{x}}<br>{quantity} = %{{y:.3f}}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text=STEP_AXIS)
+    fig.update_yaxes(title_text=label)
+    fig.update_layout(legend=dict(title=dict(text="unit")), hovermode="closest")
+    return fig
+
+
+# Six lines stay tellable apart on a projector and keep Okabe-Ito's pale yellow unused.
+_DEFAULT_UNITS = 6
+
+
+def _is_state_key(key: str, prefix: str) -> bool:
+    rest = key.removeprefix(prefix)
+    return key.startswith(prefix) and rest in QUANTITY_LABELS
+
+
+# ----------------------------------------------------------------------------------------
+# History figures (one point or line per epoch)
+
+
+def _pick_epochs(
+    numbers: list[int], epochs: Sequence[int] | None, max_default: int = 10
+) -> list[int]:
+    if epochs is None:
+        if len(numbers) <= max_default:
+            return numbers
+        picks = np.unique(np.linspace(0, len(numbers) - 1, max_default).round().astype(int))
+        return [numbers[i] for i in picks]
+    chosen = [int(e) for e in epochs]
+    missing = [e for e in chosen if e not in numbers]
+    if missing:
+        span = f"{numbers[0]}..{numbers[-1]}" if numbers else "none recorded"
+        raise ValueError(f"epochs={list(epochs)!r}: no epoch {missing} in the history ({span})")
+    return chosen
+
+
+def _epoch_colours(n: int) -> list[str]:
+    # Stop short of Viridis's yellow end, which vanishes on a white background.
+    points = [0.0] if n == 1 else list(np.linspace(0.0, 0.85, n))
+    return sample_colorscale(SEQUENTIAL_SCALE, points)
+
+
+def _gradient_panels(rows, layer: str) -> list[str]:
+    present = [q for q in ("grad_h", "grad_c") if any(_gradient_series(r, q, layer) for r in rows)]
+    return present or ["grad_h"]
+
+
+def gradient_flow(
+    history: Mapping[str, Any] | None,
+    layer: str = "layer0",
+    epochs: Sequence[int] | None = None,
+) -> go.Figure:
+    """Per-step gradient norms against time step, several epochs overlaid, log y axis.
+
+    Reading it: the loss is computed at the last step, so a vanishing gradient is a line
+    that falls steeply towards step 0; a healthy LSTM keeps it flatter. Early epochs are
+    dark, late ones bright (a sequential colour ramp). With `grad_c` in the history (LSTM)
+    a second panel shows ‖∂L/∂c_t‖.
+
+    Args:
+        history: the training history (`{"epochs": [row, ...], ...}`); each row's
+            `probe.grad_h[layer]` is a list of floats, one per step.
+        layer: the layer's key in the probe, e.g. `"layer1"` or `"layer0/backward"`.
+            Default: `"layer0"`.
+        epochs: epoch numbers (1-based, as in the rows) to draw. Default: `None`, every
+            epoch, or 10 evenly spread ones (first and last included) when there are more.
+
+    Returns:
+        A figure with one line per epoch per panel, legend entries `"epoch N"`.
+
+    Example:
+
+    >>> steps = 20
+    >>> rows = [{"epoch": e, "loss": 1.0, "probe": {"grad_h": {"layer0": [
+    ...     10.0 ** -(steps - 1 - t) / 10 for t in range(steps)]}}} for e in (1, 2, 3)]
+    >>> fig = gradient_flow({"epochs": rows})
+    >>> len(fig.data), fig.layout.yaxis.type, fig.data[0].name
+    (3, 'log', 'epoch 1')
+    """
+    rows = _rows(history)
+    title = f"Gradient flow through time, {_layer_label(layer)}"
+    if not rows:
+        return empty_figure(title, _NO_EPOCHS)
+    numbers = [_epoch_number(r, i) for i, r in enumerate(rows)]
+    by_number = dict(zip(numbers, rows, strict=True))
+    chosen = _pick_epochs(numbers, epochs)
+    panels = _gradient_panels(rows, layer)
+
+    fig = _subplots(
+        rows=1,
+        cols=len(panels),
+        horizontal_spacing=0.1,
+        subplot_titles=[_GRADIENT_SYMBOL[q] for q in panels] if len(panels) > 1 else None,
+    )
+    colours = _epoch_colours(len(chosen))
+    diverged: list[int] = []
+    in_legend: set[int] = set()
+    for col, quantity in enumerate(panels, start=1):
+        plotted = []
+        for number, colour in zip(chosen, colours, strict=True):
+            values = _gradient_series(by_number[number], quantity, layer)
+            if values is None:
+                continue
+            y = _positive_or_nan(values)
+            if not np.isfinite(y).any():
+                if col == 1:
+                    diverged.append(number)
+                continue
+            plotted.append(y)
+            fig.add_trace(
+                go.Scatter(
+                    x=np.arange(len(y)),
+                    y=y,
+                    mode="lines",
+                    name=f"epoch {number}",
+                    legendgroup=f"epoch {number}",
+                    # One legend entry per epoch, even when only the c panel has it.
+                    showlegend=number not in in_legend,
+                    line=dict(color=colour),
+                    hovertemplate=(
+                        f"epoch {number}<br>step %{{x}}<br>"
+                        f"{_GRADIENT_SYMBOL[quantity]} = %{{y:.3e}}<extra></extra>"
+                    ),
+                ),
+                row=1,
+                col=col,
+            )
+            in_legend.add(number)
+        fig.update_xaxes(title_text=STEP_AXIS, row=1, col=col)
+        fig.update_yaxes(
+            title_text=GRADIENT_LABELS[quantity],
+            **_log_axis(np.concatenate(plotted) if plotted else np.zeros(0)),
+            row=1,
+            col=col,
+        )
+    if not fig.data:
+        reason = (
+            _ALL_NONFINITE
+            if diverged
+            else f"No per-step gradients for {layer!r} in the history yet "
+            "(the probe runs at the end of each epoch)."
+        )
+        return empty_figure(title, reason)
+    notes = [_status_note(history)]
+    if diverged:
+        epochs_text = ", ".join(map(str, diverged))
+        notes.append(f"no finite {_GRADIENT_SYMBOL[panels[0]]} in epoch(s) {epochs_text}")
+    _new_figure(fig, title=title, subtitle="; ".join(n for n in notes if n))
+    fig.update_layout(legend=dict(title=dict(text="epoch")), hovermode="closest")
+    return fig
+
+
+def gradient_flow_animated(
+    history: Mapping[str, Any] | None,
+    layer: str = "layer0",
+    quantity: str = "grad_h",
+) -> go.Figure:
+    """Per-step gradient norm as an animation over epochs, with a slider and Play button.
+
+    The y range is fixed across frames (log scale over every finite value) so the line's
+    fall is comparable from epoch to epoch.
+
+    Args:
+        history: the training history, as for `gradient_flow`.
+        layer: the layer's key in the probe. Default: `"layer0"`.
+        quantity: `"grad_h"` or `"grad_c"`. Default: `"grad_h"`.
+
+    Returns:
+        A figure whose first trace shows the first epoch, with one frame per epoch named
+        by its epoch number.
+
+    Example:
+
+    >>> rows = [{"epoch": e, "probe": {"grad_h": {"layer0": [1e-3, 1e-2, 1e-1]}}}
+    ...         for e in (1, 2)]
+    >>> fig = gradient_flow_animated({"epochs": rows})
+    >>> [frame.name for frame in fig.frames]
+    ['1', '2']
+    """
+    _check_gradient_quantity(quantity)
+    rows = _rows(history)
+    title = f"Gradient flow over training, {_layer_label(layer)}"
+    if not rows:
+        return empty_figure(title, _NO_EPOCHS)
+    series = []
+    for i, row in enumerate(rows):
+        values = _gradient_series(row, quantity, layer)
+        if values is not None:
+            series.append((_epoch_number(row, i), _positive_or_nan(values)))
+    finite = np.concatenate([y[np.isfinite(y)] for _, y in series]) if series else np.zeros(0)
+    if not finite.size:
+        return empty_figure(title, _ALL_NONFINITE if series else _NO_EPOCHS)
+    # Half a decade of headroom each side keeps the line off the frame edges.
+    y_range = [math.log10(finite.min()) - 0.5, math.log10(finite.max()) + 0.5]
+    symbol = _GRADIENT_SYMBOL[quantity]
+
+    def scatter(number: int, y: np.ndarray) -> go.Scatter:
+        return go.Scatter(
+            x=np.arange(len(y)),
+            y=y,
+            mode="lines+markers",
+            name=f"epoch {number}",
+            line=dict(color=OKABE_ITO[0]),
+            hovertemplate=f"step %{{x}}<br>{symbol} = %{{y:.3e}}<extra>epoch {number}</extra>",
+        )
+
+    fig = _new_figure(title=title, subtitle=_status_note(history))
+    fig.add_trace(scatter(*series[0]))
+    fig.frames = [go.Frame(data=[scatter(n, y)], name=str(n)) for n, y in series]
+    frame_args = dict(frame=dict(duration=400, redraw=False), mode="immediate")
+    fig.update_layout(
+        xaxis=dict(title=dict(text=STEP_AXIS)),
+        yaxis=dict(title=dict(text=GRADIENT_LABELS[quantity]), **_log_axis(finite), range=y_range),
+        updatemenus=[
+            dict(
+                type="buttons",
+                direction="left",
+                x=0.0,
+                y=-0.18,
+                xanchor="left",
+                yanchor="top",
+                buttons=[
+                    dict(
+                        label="Play",
+                        method="animate",
+                        args=[None, dict(frame_args, fromcurrent=True)],
+                    ),
+                    dict(
+                        label="Pause",
+                        method="animate",
+                        args=[[None], dict(frame_args, frame=dict(duration=0))],
+                    ),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                x=0.16,
+                len=0.84,
+                y=-0.12,
+                currentvalue=dict(prefix="epoch "),
+                steps=[
+                    dict(label=str(n), method="animate", args=[[str(n)], frame_args])
+                    for n, _ in series
+                ],
+            )
+        ],
+        margin=dict(b=170),
+    )
+    return fig
+
+
+def _check_gradient_quantity(quantity: str) -> None:
+    if quantity not in GRADIENT_LABELS:
+        raise ValueError(f"quantity={quantity!r}: expected 'grad_h' or 'grad_c'")
+
+
+def gradient_heatmap(
+    history: Mapping[str, Any] | None,
+    layer: str = "layer0",
+    quantity: str = "grad_h",
+) -> go.Figure:
+    """Epochs × time steps heatmap of log10 of the per-step gradient norm.
+
+    The whole training run in one picture: a vanishing gradient is a dark wedge at the
+    early steps; if training fixes it, the wedge shrinks epoch after epoch.
+
+    Args:
+        history: the training history, as for `gradient_flow`.
+        layer: the layer's key in the probe, e.g. `"layer0/backward"`. Default: `"layer0"`.
+        quantity: `"grad_h"`, or `"grad_c"` for the LSTM cell state. Default: `"grad_h"`.
+
+    Returns:
+        A figure with one heatmap, `z` of shape `(epochs, steps)` holding log10 of the
+        norm (NaN where it is zero, missing or not finite).
+
+    Example:
+
+    >>> rows = [{"epoch": e, "probe": {"grad_h": {"layer0": [1e-4, 1e-2, 1.0]}}}
+    ...         for e in (1, 2)]
+    >>> fig = gradient_heatmap({"epochs": rows})
+    >>> fig.data[0].z.shape, fig.data[0].z[0].tolist()
+    ((2, 3), [-4.0, -2.0, 0.0])
+    """
+    _check_gradient_quantity(quantity)
+    rows = _rows(history)
+    symbol = _GRADIENT_SYMBOL[quantity]
+    title = f"{symbol} over training, {_layer_label(layer)}"
+    if not rows:
+        return empty_figure(title, _NO_EPOCHS)
+    numbers = [_epoch_number(r, i) for i, r in enumerate(rows)]
+    series = [_gradient_series(r, quantity, layer) for r in rows]
+    steps = max((len(s) for s in series if s is not None), default=0)
+    if steps == 0:
+        return empty_figure(title, f"No {symbol} for {layer!r} in the history yet.")
+    norms = np.full((len(rows), steps), np.nan)
+    for row_index, values in enumerate(series):
+        if values is not None:
+            norms[row_index, : len(values)] = _positive_or_nan(values)
+    if not np.isfinite(norms).any():
+        return empty_figure(title, _ALL_NONFINITE)
+    with np.errstate(all="ignore"):
+        log_norms = np.log10(norms)
+
+    fig = _new_figure(title=title, subtitle=_status_note(history))
+    fig.add_trace(
+        go.Heatmap(
+            z=log_norms,
+            x=np.arange(steps),
+            y=np.asarray(numbers),
+            customdata=norms,
+            colorscale=SEQUENTIAL_SCALE,
+            colorbar=dict(
+                _colorbar(f"log10 {symbol}", 1.02),
+                title=dict(text=f"log10 {symbol}", side="right", font=dict(size=FONT_SIZE)),
+            ),
+            name=quantity,
+            hovertemplate=(
+                f"epoch %{{y}}<br>step %{{x}}<br>{symbol} = %{{customdata:.3e}}"
+                "<br>log10 = %{z:.2f}<extra></extra>"
+            ),
+        )
+    )
+    fig.update_xaxes(title_text=STEP_AXIS)
+    fig.update_yaxes(title_text="epoch", **_epoch_ticks(len(rows)))
+    fig.update_layout(margin=dict(r=150))
+    return fig
+
+
+def _metric_name(rows: list[Mapping[str, Any]]) -> str | None:
+    skip = {"epoch", "loss", "val_loss", "seconds", "probe", "lr", "learning_rate"}
+    keys: list[str] = []
+    for row in rows:
+        for key, value in row.items():
+            if key in skip or key.startswith("val_") or key in keys:
+                continue
+            if value is None or isinstance(value, (int, float, np.number)):
+                keys.append(key)
+    for preferred in ("accuracy", "mae"):
+        if preferred in keys:
+            return preferred
+    return keys[0] if keys else None
+
+
+_METRIC_LABELS = {
+    "mae": "mean absolute error",
+    "accuracy": "accuracy (fraction correct)",
+    "mse": "mean squared error",
+}
+
+
+def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
+    """Training and validation loss, and the task's metric (mae or accuracy), per epoch.
+
+    Loss is on a log axis when every finite value is positive, so the late, small
+    improvements stay visible. Validation is dashed. A diverged or stopped run says so
+    in the subtitle; NaN/inf epochs are gaps.
+
+    Args:
+        history: the training history (`{"epochs": [row, ...], "status": ..., ...}`),
+            each row with `"epoch"`, `"loss"`, `"val_loss"` and the metric keys.
+
+    Returns:
+        A figure with a loss panel and, if the rows have a metric, a metric panel.
+
+    Example:
+
+    >>> rows = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "mae": 0.5 / e,
+    ...          "val_mae": None} for e in (1, 2, 3)]
+    >>> fig = loss_curves({"epochs": rows, "status": "finished"})
+    >>> [trace.name for trace in fig.data]  # no val_mae recorded: no line for it
+    ['training loss', 'validation loss', 'training mae']
+    """
+    rows = _rows(history)
+    title = "Training and validation loss"
+    if not rows:
+        return empty_figure(title, _NO_EPOCHS)
+    epochs = np.asarray([_epoch_number(r, i) for i, r in enumerate(rows)])
+    metric = _metric_name(rows)
+    panels = ["loss"] + ([metric] if metric else [])
+    labels = ["loss"] + ([_METRIC_LABELS.get(metric, metric)] if metric else [])
+    fig = _subplots(
+        rows=1, cols=len(panels), horizontal_spacing=0.12, subplot_titles=labels if metric else None
+    )
+    any_finite = False
+    for col, key in enumerate(panels, start=1):
+        values = {}
+        for split, prefix in (("training", ""), ("validation", "val_")):
+            y = np.asarray([_as_float(r.get(prefix + key)) for r in rows])
+            if np.isfinite(y).any():
+                values[split] = y
+        for split, y in values.items():
+            any_finite = True
+            dashed = split == "validation"
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=y,
+                    mode="lines+markers",
+                    name=f"{split} {key}",
+                    line=dict(color=OKABE_ITO[1 if dashed else 0], dash="dash" if dashed else None),
+                    hovertemplate=f"epoch %{{x}}<br>{split} {key} = %{{y:.4g}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        finite = np.concatenate([y[np.isfinite(y)] for y in values.values()] or [np.zeros(0)])
+        if key == "loss" and finite.size and bool(np.all(finite > 0)):
+            fig.update_yaxes(title_text="loss (log scale)", **_log_axis(finite), row=1, col=col)
+        else:
+            fig.update_yaxes(title_text=labels[col - 1], row=1, col=col)
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    if not any_finite:
+        return empty_figure(title, _ALL_NONFINITE)
+    fig.update_xaxes(**_epoch_ticks(len(rows)))
+    _new_figure(fig, title=title, subtitle=_status_note(history))
+    fig.update_layout(hovermode="x unified")
+    return fig
+
+
+_TENSORS = (
+    ("kernel", "input kernel W"),
+    ("recurrent_kernel", "recurrent kernel U"),
+    ("bias", "bias b"),
+)
+_SLICE_ORDER = ("i", "f", "c", "o", "z", "r", "h")
+
+
+def _weight_norms(row: Mapping[str, Any], layer: str) -> Mapping[str, Any]:
+    norms = _probe(row).get("weight_grad_norms")
+    if not isinstance(norms, Mapping):
+        return {}
+    layer_norms = norms.get(layer)
+    return layer_norms if isinstance(layer_norms, Mapping) else {}
+
+
+def weight_gradient_norms(history: Mapping[str, Any] | None, layer: str = "layer0") -> go.Figure:
+    """Gradient norm of each gate's slice of W, U and b over epochs, on a log axis.
+
+    One panel per tensor (input kernel W, recurrent kernel U, bias b), one line per gate
+    slice (LSTM i, f, c, o; GRU z, r, h), each gate in the same colour in every panel.
+    Layers without per-gate slices (SimpleRNN) get one line per tensor.
+
+    Args:
+        history: the training history; each row's `probe.weight_grad_norms[layer]` maps
+            `"kernel/i"`, `"recurrent_kernel/f"`, `"bias/o"`, ... (or just `"kernel"`)
+            to a float.
+        layer: the layer's key, e.g. `"layer1"` or `"dense"`. Default: `"layer0"`.
+
+    Returns:
+        A figure with up to three log-scale panels.
+
+    Example:
+
+    >>> norms = {f"{t}/{g}": 0.1 for t in ("kernel", "recurrent_kernel", "bias")
+    ...          for g in "ifco"}
+    >>> rows = [{"epoch": 1, "probe": {"weight_grad_norms": {"layer0": norms}}}]
+    >>> fig = weight_gradient_norms({"epochs": rows})
+    >>> len(fig.data), fig.layout.yaxis.type
+    (12, 'log')
+    """
+    rows = _rows(history)
+    title = f"Weight gradient norms per gate, {_layer_label(layer)}"
+    if not rows:
+        return empty_figure(title, _NO_EPOCHS)
+    epochs = np.asarray([_epoch_number(r, i) for i, r in enumerate(rows)])
+    keys: list[str] = []
+    for row in rows:
+        keys.extend(k for k in _weight_norms(row, layer) if k not in keys)
+    if not keys:
+        return empty_figure(title, f"No weight gradient norms for {layer!r} in the history yet.")
+
+    panels = []
+    for tensor, label in _TENSORS:
+        slices = [k for k in keys if k.startswith(tensor + "/")]
+        slices.sort(
+            key=lambda k: (
+                _SLICE_ORDER.index(s)
+                if (s := k.split("/")[1]) in _SLICE_ORDER
+                else len(_SLICE_ORDER)
+            )
+        )
+        series = slices or ([tensor] if tensor in keys else [])
+        if series:
+            panels.append((label, series))
+    if not panels:  # e.g. a dense layer with unusual names: one panel of everything
+        panels = [("weights", sorted(keys))]
+
+    fig = _subplots(
+        rows=1,
+        cols=len(panels),
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=[label for label, _ in panels],
+    )
+    shown: set[str] = set()
+    finite_values = [np.zeros(0)]
+    for col, (_, series) in enumerate(panels, start=1):
+        for key in series:
+            y = _positive_or_nan(_weight_norms(r, layer).get(key) for r in rows)
+            finite_values.append(y[np.isfinite(y)])
+            part = key.split("/")[1] if "/" in key else key
+            name = GATE_NAMES.get(part, part) if "/" in key else key
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=y,
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=name not in shown,
+                    line=dict(color=GATE_COLOURS.get(part) if "/" in key else None),
+                    hovertemplate=f"epoch %{{x}}<br>‖∂L/∂{key}‖ = %{{y:.3e}}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+            shown.add(name)
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    finite = np.concatenate(finite_values)
+    if not finite.size:
+        return empty_figure(title, _ALL_NONFINITE)
+    fig.update_yaxes(**_log_axis(finite))
+    fig.update_yaxes(title_text="‖∂L/∂W‖ (L2 norm, log scale)", row=1, col=1)
+    fig.update_xaxes(**_epoch_ticks(len(rows)))
+    _new_figure(fig, title=title, subtitle=_status_note(history))
+    fig.update_layout(legend=dict(title=dict(text="gate slice")))
+    return fig
+
+
+def gate_saturation(summary: Mapping[str, Any] | None, epoch: int = -1) -> go.Figure:
+    """Bars of the fraction of saturated gate activations, per layer and gate.
+
+    A saturated sigmoid gate sits near 0 or 1, where its derivative is ~0: the gradient
+    through it vanishes. Bars are grouped by layer, one colour per gate.
+
+    Args:
+        summary: a training history (the row's `probe.saturation` is used), or the
+            saturation mapping itself: `{"layer0": {"i": 0.1, "f": 0.4, "o": 0.0}, ...}`.
+        epoch: epoch number (1-based, as in the rows), or a negative index from the end.
+            Ignored when `summary` is a saturation mapping. Default: `-1`, the last epoch.
+
+    Returns:
+        A bar figure with one trace per gate, y in [0, 1].
+
+    Example:
+
+    >>> fig = gate_saturation({"layer0": {"i": 0.1, "f": 0.5, "o": 0.0}})
+    >>> [trace.name for trace in fig.data], fig.data[1].y.tolist()
+    (['input gate i', 'forget gate f', 'output gate o'], [0.5])
+    """
+    title = "Gate saturation"
+    subtitle = ""
+    if summary is not None and "epochs" in summary:
+        rows = _rows(summary)
+        if not rows:
+            return empty_figure(title, _NO_EPOCHS)
+        numbers = [_epoch_number(r, i) for i, r in enumerate(rows)]
+        if not isinstance(epoch, (int, np.integer)) or epoch == 0:
+            raise ValueError(f"epoch={epoch!r}: expected an epoch number ≥ 1, or -1 for the last")
+        if epoch < 0:
+            if -epoch > len(rows):
+                raise ValueError(f"epoch={epoch}: the history has only {len(rows)} epochs")
+            index = len(rows) + epoch
+        elif epoch in numbers:
+            index = numbers.index(epoch)
+        else:
+            raise ValueError(
+                f"epoch={epoch}: no such epoch in the history ({numbers[0]}..{numbers[-1]})"
+            )
+        saturation = _probe(rows[index]).get("saturation")
+        subtitle = f"epoch {numbers[index]}, probe batch"
+        if not isinstance(saturation, Mapping) or not saturation:
+            return empty_figure(title, f"No gate saturation recorded for epoch {numbers[index]}.")
+    else:
+        saturation = summary or {}
+    layers = [k for k, v in saturation.items() if isinstance(v, Mapping) and v]
+    if not layers:
+        return empty_figure(title, "No gated layers: a SimpleRNN has no gates to saturate.")
+    gates: list[str] = []
+    for name in layers:
+        gates.extend(g for g in saturation[name] if g not in gates)
+    gates.sort(key=lambda g: _SLICE_ORDER.index(g) if g in _SLICE_ORDER else len(_SLICE_ORDER))
+
+    fig = _new_figure(title=title, subtitle=subtitle)
+    any_finite = False
+    for gate in gates:
+        y = np.asarray([_as_float(saturation[name].get(gate)) for name in layers])
+        any_finite = any_finite or bool(np.isfinite(y).any())
+        fig.add_trace(
+            go.Bar(
+                x=[_layer_label(name) for name in layers],
+                y=y,
+                name=GATE_NAMES.get(gate, gate),
+                marker=dict(color=GATE_COLOURS.get(gate)),
+                texttemplate="%{y:.0%}",
+                textposition="outside",
+                hovertemplate=f"%{{x}}<br>{gate}: %{{y:.1%}} saturated<extra></extra>",
+            )
+        )
+    if not any_finite:
+        return empty_figure(title, _ALL_NONFINITE)
+    fig.update_layout(barmode="group", legend=dict(title=dict(text="gate")))
+    fig.update_xaxes(title_text="recurrent layer")
+    # Headroom above 100 % so a full bar's label is not cut off by the plot area.
+    fig.update_yaxes(
+        title_text="saturated activations (share)",
+        range=[0, 1.08],
+        tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0],
+        tickformat=".0%",
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------------------
+# Everything at once
+
+
+def layers_in(
+    arrays: Mapping[str, Any] | None = None, history: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Names of the recurrent layers (and backward halves) found in a trace and a history.
+
+    Args:
+        arrays: trace arrays keyed as in `trace.npz`. Default: `None`.
+        history: the training history; layers are read from the probes' `grad_h` keys.
+            Default: `None`.
+
+    Returns:
+        Sorted names like `["layer0", "layer0/backward", "layer1"]`.
+
+    Example:
+
+    >>> layers_in({"layer1/h": np.zeros((1, 2, 3)), "layer0/backward/h": np.zeros((1, 2, 3))})
+    ['layer0/backward', 'layer1']
+    """
+    found: set[tuple[int, bool]] = set()
+    for prefix in _trace_prefixes(arrays or {}):
+        m = _LAYER_NAME.match(prefix.rstrip("/"))
+        found.add((int(m.group(1)), bool(m.group(2))))
+    for row in _rows(history):
+        for quantity in ("grad_h", "grad_c"):
+            for name in _probe(row).get(quantity) or {}:
+                if m := _LAYER_NAME.match(str(name)):
+                    found.add((int(m.group(1)), bool(m.group(2))))
+    return [f"layer{k}" + ("/backward" if back else "") for k, back in sorted(found)]
+
+
+def all_figures(
+    history: Mapping[str, Any] | None, arrays: Mapping[str, Any] | None
+) -> dict[str, go.Figure]:
+    """Every standard figure of a run, under stable snake_case names.
+
+    Always `"loss_curves"` and `"gate_saturation"`; then, for each layer `k` (and
+    `k_backward` for the backward half of a Bidirectional layer) with data:
+    `"layer{k}_gates"` (gated cells only), `"layer{k}_states"` from the trace, and
+    `"layer{k}_gradient_flow"`, `"layer{k}_gradient_heatmap"`,
+    `"layer{k}_weight_gradients"` from the history.
+
+    Args:
+        history: the training history, or `None` before training.
+        arrays: the trace arrays (`trace.npz`), or `None` before the first epoch.
+
+    Returns:
+        An ordered dict of figure name to figure, ready for `export.export_figures`.
+
+    Example:
+
+    >>> arrays = {"layer0/h": np.zeros((2, 5, 3))}
+    >>> list(all_figures(None, arrays))
+    ['loss_curves', 'gate_saturation', 'layer0_states']
+    """
+    arrays = arrays or {}
+    rows = _rows(history)
+    figures = {"loss_curves": loss_curves(history), "gate_saturation": gate_saturation(history)}
+    prefixes = set(_trace_prefixes(arrays))
+    for name in layers_in(arrays, history):
+        stem = name.replace("/", "_")
+        k = _layer_index(name.split("/")[0])
+        direction = "backward" if name.endswith("/backward") else "forward"
+        prefix = _prefix(k, direction)
+        kind = _cell_kind(arrays, prefix) if prefix in prefixes else None
+        if kind is not None:  # a trace with only grad_h for a layer has nothing to draw
+            if kind in ("lstm", "gru"):
+                figures[f"{stem}_gates"] = gate_heatmaps(arrays, k, direction=direction)
+            figures[f"{stem}_states"] = state_heatmaps(arrays, k, direction=direction)
+        if any(_gradient_series(r, "grad_h", name) is not None for r in rows):
+            figures[f"{stem}_gradient_flow"] = gradient_flow(history, name)
+            figures[f"{stem}_gradient_heatmap"] = gradient_heatmap(history, name)
+        if any(_weight_norms(r, name) for r in rows):
+            figures[f"{stem}_weight_gradients"] = weight_gradient_norms(history, name)
+    return figures
