@@ -741,6 +741,12 @@ def _check_combinations(config: ExperimentConfig) -> None:
                               f"{task['seq_len']} that takes minutes to compile. Use unroll "
                               f"only up to {MAX_UNROLL_STEPS} steps.")
         _check_bias_arguments(layer, field)
+        if layer["stateful"] and layer["return_state"] and model["bidirectional"]:
+            # Keras 3.15 cannot build this: Bidirectional.compute_mask fails on it.
+            raise ConfigError(f"{field}.return_state", True,
+                              "Keras cannot build a stateful Bidirectional layer that returns "
+                              "its state (a Keras bug); turn off return_state, stateful or "
+                              "model.bidirectional")
     allowed_losses = LOSSES_BY_KIND[config.task_kind]
     if training["loss"] != "auto" and training["loss"] not in allowed_losses:
         raise ConfigError("training.loss", training["loss"],

@@ -1,0 +1,176 @@
+"""The command line: `python -m lstm_explorer train | figures | code | presets`.
+
+```
+python -m lstm_explorer train   --config CFG.json --out RUN_DIR [--epochs N]
+python -m lstm_explorer figures --run RUN_DIR --out FIG_DIR [--format png|svg|html]
+python -m lstm_explorer code    --config CFG.json
+```
+A bad config or argument ends with exit status 2 and one message naming the field,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.errors import ConfigError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _build_parser()
+    try:
+        arguments = parser.parse_args(argv)
+        return arguments.handler(arguments)
+    except (ConfigError, _UsageError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m lstm_explorer",
+                     description="Train and inspect Keras LSTM experiments.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = commands.add_parser("train", help="train a config and write a run directory")
+    _add_config_arguments(train)
+    train.add_argument("--out", required=True, type=Path, help="run directory to write")
+    train.add_argument("--epochs", type=int, help="override training.epochs")
+    train.set_defaults(handler=_train)
+
+    figures = commands.add_parser("figures", help="export every figure of a run")
+    figures.add_argument("--run", required=True, type=Path, help="run directory to read")
+    figures.add_argument("--out", required=True, type=Path, help="folder for the figures")
+    figures.add_argument("--format", default="png", choices=("png", "svg", "html"))
+    figures.set_defaults(handler=_figures)
+
+    code = commands.add_parser("code", help="print a standalone Keras script for a config")
+    _add_config_arguments(code)
+    code.set_defaults(handler=_code)
+
+    presets = commands.add_parser("presets", help="list the presets")
+    presets.set_defaults(handler=_presets)
+    return parser
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", type=Path, help="config JSON file (DESIGN.md §3)")
+    source.add_argument("--preset", help="a preset key (see `presets`)")
+
+
+def load_config(arguments) -> ExperimentConfig:
+    """The config named by `--config FILE` or `--preset KEY`."""
+    if arguments.preset:
+        from lstm_explorer import presets
+
+        try:
+            return presets.get(arguments.preset).build()
+        except KeyError as error:
+            raise ConfigError("--preset", arguments.preset, str(error.args[0])) from None
+    path: Path = arguments.config
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("--config", str(path), "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError("--config", str(path), f"cannot be read as text ({error})") from None
+    return ExperimentConfig.from_json(text)
+
+
+def _train(arguments) -> int:
+    config = load_config(arguments)
+    if arguments.epochs is not None:
+        config = config.with_values({"training.epochs": arguments.epochs})
+    for note in config.notes():
+        print(f"note: {note}", file=sys.stderr)
+    from lstm_explorer import runs
+    from lstm_explorer.training import Trainer
+
+    # The csv task reads task.path itself, with its size and encoding checks.
+    trainer = Trainer(config, on_event=_ProgressPrinter(sys.stderr))
+    result = trainer.run()
+    runs.save_run(result, arguments.out)
+    print(f"{result.message} Wrote {arguments.out}/ (config.json, model.keras, "
+          "history.json, trace.npz).", file=sys.stderr)
+    return 0 if result.status != "diverged" else 1
+
+
+def _figures(arguments) -> int:
+    from lstm_explorer import export, figures
+
+    try:
+        _, history, arrays = export.read_run(arguments.run)
+    except FileNotFoundError as error:
+        raise ConfigError("--run", str(arguments.run), str(error)) from None
+    paths = export.export_figures(figures.all_figures(history, arrays), arguments.out,
+                                  format=arguments.format)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _code(arguments) -> int:
+    from lstm_explorer import codegen
+
+    print(codegen.script(load_config(arguments)), end="")
+    return 0
+
+
+def _presets(arguments) -> int:
+    from lstm_explorer import presets
+
+    for preset in presets.PRESETS:
+        print(f"{preset.key}: {preset.title}")
+    return 0
+
+
+class _ProgressPrinter:
+    """Prints training progress: a bar that redraws on a terminal, lines per epoch in a log."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.interactive = stream.isatty() and os.environ.get("CI") != "true"
+
+    def __call__(self, event) -> None:
+        if event.kind == "progress" and self.interactive:
+            width = 30
+            filled = int(event.fraction * width)
+            remaining = f"{event.remaining:.0f}s left" if event.remaining is not None else ""
+            self.stream.write(f"\repoch {event.epoch}/{event.epochs} "
+                              f"[{'#' * filled}{'.' * (width - filled)}] "
+                              f"batch {event.batch}/{event.batches} loss {event.loss:.4g} "
+                              f"{remaining}   ")
+            self.stream.flush()
+        elif event.kind == "epoch":
+            row = event.row
+            extras = "  ".join(f"{key} {value:.4g}" for key, value in row.items()
+                               if key not in ("epoch", "probe", "seconds")
+                               and isinstance(value, float))
+            prefix = "\r" if self.interactive else ""
+            self.stream.write(f"{prefix}epoch {event.epoch}/{event.epochs}  {extras}  "
+                              f"({row['seconds']:.1f}s)\n")
+        elif event.kind in ("started",) and event.message:
+            self.stream.write(f"note: {event.message}\n")
+        elif event.kind in ("stopped", "diverged"):
+            self.stream.write(f"{event.kind}: {event.message}\n")
+

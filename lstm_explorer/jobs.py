@@ -1,0 +1,253 @@
+"""Training in the background: one job per click, a bounded number running at once.
+
+The app never trains inside a Streamlit script run: a `TrainingJob` runs the `Trainer`
+on its own thread and keeps a snapshot (latest progress, history rows, latest trace)
+that the page reads whenever it redraws. So a page can be left and come back to, Stop
+only sets a flag, and a rerun never cuts `model.fit` in half.
+
+A `JobQueue` bounds how many jobs train at once (each one already uses every core
+through TensorFlow's thread pools); the rest wait in order and can see their place.
+
+Example:
+
+>>> from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.errors import ConfigError
+>>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 8},
+...                                      "model": {"layers": [{"units": 4}]},
+...                                      "training": {"epochs": 1}})
+>>> queue = JobQueue(max_running=1)
+>>> job = queue.submit(config)
+>>> job.wait(timeout=120).status
+'finished'
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.errors import ConfigError
+
+QUEUED, PREPARING, RUNNING, FINISHED, STOPPED, DIVERGED, FAILED, CANCELLED = (
+    "queued", "preparing", "running", "finished", "stopped", "diverged", "failed",
+    "cancelled")
+DONE = (FINISHED, STOPPED, DIVERGED, FAILED, CANCELLED)
+
+
+@dataclass
+class Snapshot:
+    """What a page needs to draw a job, copied under the job's lock.
+
+    Args:
+        status: one of queued, preparing, running, finished, stopped, diverged,
+            failed, cancelled.
+        place: 1-based place in the queue while queued, else 0.
+        epoch, epochs, batch, batches, loss, elapsed, remaining, fraction: the
+            latest progress (see `training.Event`).
+        rows: the history rows so far.
+        trace: the latest trace of the probe batch (`trace.Trace`), if any.
+        message: how it ended, or a note while it runs.
+        result: the `training.TrainingResult` once done.
+    """
+
+    status: str = QUEUED
+    place: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    loss: float | None = None
+    elapsed: float = 0.0
+    remaining: float | None = None
+    fraction: float = 0.0
+    rows: list = field(default_factory=list)
+    trace: Any = None
+    message: str = ""
+    result: Any = None
+    version: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+
+class TrainingJob:
+    """One training of one config, run on a background thread by a `JobQueue`.
+
+    Args:
+        config: the experiment.
+        csv_text: CSV content for the csv task. Default: `None`.
+        name: a label for the run. Default: `None` (derived from the config).
+    """
+
+    def __init__(self, config: ExperimentConfig, *, csv_text: str | None = None,
+                 name: str | None = None):
+        self.config = config
+        self.csv_text = csv_text
+        self.name = name or ""
+        self.created = time.time()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._state = Snapshot()
+        self._trainer = None
+        self._cancelled = False
+        self.queue: JobQueue | None = None
+
+    # --- reading ------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """A consistent copy of the job's state (rows are copied, traces shared)."""
+        with self._lock:
+            state = Snapshot(**{**self._state.__dict__, "rows": list(self._state.rows)})
+        if state.status == QUEUED and self.queue is not None:
+            state.place = self.queue.place(self)
+        return state
+
+    @property
+    def status(self) -> str:
+        return self._state.status
+
+    def wait(self, timeout: float | None = None) -> Snapshot:
+        """Block until the job is done (or the timeout passes); returns a snapshot."""
+        self._done.wait(timeout)
+        return self.snapshot()
+
+    # --- control ------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop: a queued job is cancelled; a running one stops after its current batch."""
+        with self._lock:
+            self._cancelled = True
+            trainer = self._trainer
+            if self._state.status == QUEUED:
+                self._finish_locked(CANCELLED, "Cancelled before it started.")
+        if trainer is not None:
+            trainer.request_stop()
+
+    # --- running (called by the queue's worker) -----------------------------------------
+
+    def _run(self) -> None:
+        from lstm_explorer.training import Trainer
+
+        with self._lock:
+            if self._cancelled:
+                return
+            self._update_locked(status=PREPARING, message="Generating data and building "
+                                                          "the model...")
+            trainer = Trainer(self.config, on_event=self._on_event, csv_text=self.csv_text)
+            self._trainer = trainer
+        try:
+            result = trainer.run()
+        except ConfigError as error:
+            with self._lock:
+                self._finish_locked(FAILED, str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - a failed job must not kill the worker
+            with self._lock:
+                self._finish_locked(FAILED, f"Training failed: {type(error).__name__}: {error}")
+            return
+        with self._lock:
+            self._state.result = result
+            self._finish_locked(result.status, result.message)
+
+    def _on_event(self, event) -> None:
+        with self._lock:
+            changes: dict[str, Any] = {"epoch": event.epoch, "epochs": event.epochs,
+                                       "batch": event.batch, "batches": event.batches,
+                                       "elapsed": event.elapsed, "remaining": event.remaining,
+                                       "fraction": event.fraction}
+            if event.loss is not None:
+                changes["loss"] = event.loss
+            if event.kind == "started":
+                changes.update(status=RUNNING, message=event.message)
+            if event.row is not None:
+                self._state.rows.append(event.row)
+            if event.trace is not None:
+                changes["trace"] = event.trace
+            self._update_locked(**changes)
+
+    def _update_locked(self, **changes) -> None:
+        for key, value in changes.items():
+            setattr(self._state, key, value)
+        self._state.version += 1
+
+    def _finish_locked(self, status: str, message: str) -> None:
+        if self._state.done:
+            return
+        self._update_locked(status=status, message=message,
+                            fraction=1.0 if status == FINISHED else self._state.fraction)
+        self._done.set()
+        if self.queue is not None:
+            self.queue._forget(self)
+
+
+class JobQueue:
+    """Runs submitted jobs on worker threads, at most `max_running` at once, in order.
+
+    Thread-safe; one queue serves every session of a server.
+
+    Args:
+        max_running: how many jobs may train at once. Default: 1.
+    """
+
+    def __init__(self, max_running: int = 1):
+        if max_running < 1:
+            raise ValueError(f"max_running={max_running!r}: must be at least 1")
+        self.max_running = max_running
+        self._lock = threading.Condition()
+        self._waiting: deque[TrainingJob] = deque()
+        self._running: set[TrainingJob] = set()
+        self._workers = [threading.Thread(target=self._work, daemon=True,
+                                          name=f"lstm-explorer-trainer-{index}")
+                         for index in range(max_running)]
+        for worker in self._workers:
+            worker.start()
+
+    def submit(self, config: ExperimentConfig, **job_arguments) -> TrainingJob:
+        """Queue a training of `config`; returns its job at once."""
+        job = TrainingJob(config, **job_arguments)
+        job.queue = self
+        with self._lock:
+            self._waiting.append(job)
+            self._lock.notify()
+        return job
+
+    def place(self, job: TrainingJob) -> int:
+        """1-based place of a waiting job in the queue; 0 when it is not waiting."""
+        with self._lock:
+            for index, waiting in enumerate(self._waiting):
+                if waiting is job:
+                    return index + 1
+        return 0
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def _forget(self, job: TrainingJob) -> None:
+        with self._lock:
+            if job in self._waiting:
+                self._waiting.remove(job)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._waiting:
+                    self._lock.wait()
+                job = self._waiting.popleft()
+                self._running.add(job)
+            try:
+                job._run()
+            finally:
+                with self._lock:
+                    self._running.discard(job)

@@ -1,0 +1,879 @@
+"""Replay the recurrent layers of a Keras model from their weights: gates, states, gradients.
+
+A `Tracer` runs a probe batch through a model with every recurrent layer (`LSTM`, `GRU`,
+`SimpleRNN`, each possibly inside `Bidirectional`) replaced by a step-by-step replay
+computed from the layer's own weights, so that every gate, hidden state and cell state
+can be read out, and so that the gradient of the loss with respect to each intermediate
+state is the total derivative through all later steps and layers.
+
+Gates are replayed, never captured by hooking `LSTMCell.call`: on a GPU Keras runs the
+fused cuDNN kernel and the cell's `call` never executes.
+
+The replay and its gradients are one `tf.function`, traced once per input shape and
+cached on the `Tracer`; each call reads the model's current weights (and, for stateful
+layers, the current states, which it never modifies).
+
+Example:
+
+>>> import numpy as np, keras
+>>> inputs = keras.Input(shape=(12, 1))
+>>> hidden = keras.layers.LSTM(8)(inputs)
+>>> model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+>>> model.compile(loss="mse")
+>>> trace = Tracer(model)(np.zeros((4, 12, 1)), np.zeros((4, 1)))
+>>> trace.layers[0].values["f"].shape  # (batch, steps, units)
+(4, 12, 8)
+>>> trace.layers[0].grad_h.shape  # (steps,)
+(12,)
+>>> sorted(trace.to_arrays())[:4]
+['inputs', 'layer0/c', 'layer0/f', 'layer0/g']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+# compile() wraps plain loss functions in this class; it is not exported by `keras.losses`,
+# and using it keeps the traced loss identical to what `fit` reports (rank fixing of
+# targets, reduction, masking).
+from keras.src.losses.losses import LossFunctionWrapper
+
+__all__ = [
+    "GATES",
+    "SATURATION_BOUNDS",
+    "LayerTrace",
+    "Trace",
+    "Tracer",
+    "load_npz",
+    "save_npz",
+    "trace_model",
+]
+
+#: Gate arrays recorded per cell kind, besides "h" (and "c" for LSTM), in weight order.
+GATES: dict[str, tuple[str, ...]] = {
+    "lstm": ("i", "f", "g", "o"),
+    "gru": ("z", "r", "g"),
+    "simple_rnn": (),
+}
+
+#: A gate value counts as saturated below the first bound or above the second.
+SATURATION_BOUNDS = (0.1, 0.9)
+
+# Gates squashed by `recurrent_activation`; the candidate g is not a gate in that sense.
+_SATURATING_GATES = {"lstm": ("i", "f", "o"), "gru": ("z", "r"), "simple_rnn": ()}
+
+# Column blocks of kernel, recurrent_kernel and bias, in Keras's weight order.
+_WEIGHT_BLOCKS = {"lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h"), "simple_rnn": ()}
+
+# Keyed by cell class, so that `keras.layers.RNN(keras.layers.LSTMCell(...))` replays too.
+_KIND_OF = {
+    keras.layers.LSTMCell: "lstm",
+    keras.layers.GRUCell: "gru",
+    keras.layers.SimpleRNNCell: "simple_rnn",
+}
+
+_KEY_PATTERN = re.compile(r"^layer(\d+)(/backward)?/([a-z_]+)$")
+
+
+@dataclass
+class LayerTrace:
+    """Gates, states and per-step gradient norms of one direction of one recurrent layer.
+
+    Every array is in processing order: with `go_backwards=True` (and for the backward
+    direction of a `Bidirectional` layer) step 0 is the last input step.
+
+    Args:
+        index: 0-based position of the layer among the model's recurrent layers.
+        name: the Keras layer name (the wrapper's name for `Bidirectional`).
+        cell: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        direction: `"forward"`, or `"backward"` for the backward half of a
+            `Bidirectional` layer (both halves share `index`).
+        go_backwards: whether this direction reads its input from the last step.
+        values: float32 arrays of shape `(batch, steps, units)`: `"h"`, and for LSTM
+            `"c"`, `"i"`, `"f"`, `"g"`, `"o"`; for GRU `"z"`, `"r"`, `"g"`.
+        grad_h: shape `(steps,)`: L2 norm over batch and units of dL/dh_t, the total
+            derivative of the loss through all later steps and layers.
+        grad_c: the same for the LSTM cell state; `None` for other cells.
+            Default: `None`.
+    """
+
+    index: int
+    name: str
+    cell: str
+    direction: str
+    go_backwards: bool
+    values: dict[str, np.ndarray]
+    grad_h: np.ndarray
+    grad_c: np.ndarray | None = None
+
+    @property
+    def key(self) -> str:
+        """`"layer{k}"`, or `"layer{k}/backward"` for a backward direction."""
+        if self.direction == "backward":
+            return f"layer{self.index}/backward"
+        return f"layer{self.index}"
+
+    @property
+    def steps(self) -> int:
+        """Number of time steps."""
+        return int(self.values["h"].shape[1])
+
+    @property
+    def units(self) -> int:
+        """Number of units."""
+        return int(self.values["h"].shape[2])
+
+
+@dataclass
+class Trace:
+    """Everything recorded on one probe batch: inputs, loss, per-layer traces, norms.
+
+    Args:
+        inputs: the probe inputs as fed to the model.
+        targets: the probe targets.
+        loss: the model's loss on the probe batch (inference mode, no regularization).
+        layers: one `LayerTrace` per direction of each recurrent layer, in model order.
+        weight_grad_norms: `{owner: {weight: norm}}`, the L2 norm of dL/dW of every
+            trainable weight. Owners are `"layer{k}"` / `"layer{k}/backward"` for
+            recurrent layers, whose entries also hold per-gate blocks such as
+            `"kernel/i"`, `"recurrent_kernel/f"`, `"bias/o"` (LSTM blocks i, f, c, o;
+            GRU z, r, h), and the Keras layer name for other layers (`"dense"`).
+            Default: `{}`.
+        saturation: `{layer key: {gate: fraction}}`, the fraction of gate values below
+            0.1 or above 0.9 over batch, steps and units (LSTM i, f, o; GRU z, r).
+            Default: `{}`.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    loss: float
+    layers: list[LayerTrace]
+    weight_grad_norms: dict[str, dict[str, float]] = field(default_factory=dict)
+    saturation: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def layer(self, key: str) -> LayerTrace:
+        """The `LayerTrace` with `key` (e.g. `"layer0"`, `"layer1/backward"`)."""
+        for layer in self.layers:
+            if layer.key == key:
+                return layer
+        known = [layer.key for layer in self.layers]
+        raise KeyError(f"key={key!r}: no such layer in this trace; known keys: {known}")
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of the `trace.npz` contract, keyed as in DESIGN §3.
+
+        Returns:
+            `{"inputs", "targets", "layer{k}/h", "layer{k}/c", ..., "layer{k}/grad_h",
+            "layer{k}/grad_c"}`, backward directions under `"layer{k}/backward/..."`.
+            States and gates are float32 `(batch, steps, units)`; gradient norms are
+            float64 `(steps,)`.
+        """
+        arrays = {"inputs": np.asarray(self.inputs), "targets": np.asarray(self.targets)}
+        for layer in self.layers:
+            for name, value in layer.values.items():
+                arrays[f"{layer.key}/{name}"] = np.asarray(value, dtype=np.float32)
+            arrays[f"{layer.key}/grad_h"] = np.asarray(layer.grad_h, dtype=np.float64)
+            if layer.grad_c is not None:
+                arrays[f"{layer.key}/grad_c"] = np.asarray(layer.grad_c, dtype=np.float64)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Trace:
+        """Rebuild a `Trace` from `to_arrays()` output (e.g. a loaded `trace.npz`).
+
+        What the arrays do not hold is filled in: `loss` is NaN, layer names are the
+        keys, `go_backwards` is true for backward directions only, `weight_grad_norms`
+        is empty, and `saturation` is recomputed from the gate values.
+
+        Args:
+            arrays: mapping from contract keys to arrays.
+
+        Raises:
+            ValueError: a key is not part of the contract, or a layer lacks `h` or
+                `grad_h`.
+        """
+        for required in ("inputs", "targets"):
+            if required not in arrays:
+                raise ValueError(f"arrays lacks {required!r}; keys: {sorted(arrays)}")
+        groups: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+        for key, value in arrays.items():
+            if key in ("inputs", "targets"):
+                continue
+            match = _KEY_PATTERN.match(key)
+            if match is None:
+                raise ValueError(
+                    f"arrays key {key!r} is not a trace.npz key "
+                    "(expected 'inputs', 'targets' or 'layer{k}[/backward]/{name}')"
+                )
+            direction = "backward" if match.group(2) else "forward"
+            groups.setdefault((int(match.group(1)), direction), {})[match.group(3)] = value
+        layers = []
+        for (index, direction), items in sorted(
+            groups.items(), key=lambda item: (item[0][0], item[0][1] != "forward")
+        ):
+            key = f"layer{index}" + ("/backward" if direction == "backward" else "")
+            for required in ("h", "grad_h"):
+                if required not in items:
+                    raise ValueError(f"arrays lacks {key + '/' + required!r}")
+            cell = "lstm" if "c" in items else "gru" if "z" in items else "simple_rnn"
+            names = ("h", "c", *GATES[cell]) if cell == "lstm" else ("h", *GATES[cell])
+            missing = [f"{key}/{name}" for name in names if name not in items]
+            if missing:
+                raise ValueError(f"arrays lacks {missing} for a {cell} layer")
+            allowed = {*names, "grad_h", *(("grad_c",) if cell == "lstm" else ())}
+            unknown = [f"{key}/{name}" for name in items if name not in allowed]
+            if unknown:
+                raise ValueError(
+                    f"arrays key {unknown[0]!r} is not a trace.npz key for a {cell} layer "
+                    f"(expected {key}/ followed by one of {sorted(allowed)})"
+                )
+            values = {name: np.asarray(items[name], dtype=np.float32) for name in names}
+            grad_c = items.get("grad_c")
+            layers.append(
+                LayerTrace(
+                    index=index,
+                    name=key,
+                    cell=cell,
+                    direction=direction,
+                    go_backwards=direction == "backward",
+                    values=values,
+                    grad_h=np.asarray(items["grad_h"], dtype=np.float64),
+                    grad_c=None if grad_c is None else np.asarray(grad_c, dtype=np.float64),
+                )
+            )
+        return cls(
+            inputs=np.asarray(arrays["inputs"]),
+            targets=np.asarray(arrays["targets"]),
+            loss=math.nan,
+            layers=layers,
+            weight_grad_norms={},
+            saturation={
+                layer.key: _saturation(layer) for layer in layers if layer.cell != "simple_rnn"
+            },
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready digest: loss, per-step gradient norms, weight norms, saturation.
+
+        Non-finite numbers (a diverged run) become `None`, since JSON has no NaN.
+
+        Returns:
+            `{"loss": float, "grad_h": {key: [floats]}, "grad_c": {key: [floats]},
+            "weight_grad_norms": {...}, "saturation": {...}}`; `grad_c` holds LSTM
+            layers only.
+        """
+        return {
+            "loss": _json_float(self.loss),
+            "grad_h": {layer.key: _json_list(layer.grad_h) for layer in self.layers},
+            "grad_c": {
+                layer.key: _json_list(layer.grad_c)
+                for layer in self.layers
+                if layer.grad_c is not None
+            },
+            "weight_grad_norms": {
+                owner: {name: _json_float(value) for name, value in norms.items()}
+                for owner, norms in self.weight_grad_norms.items()
+            },
+            "saturation": {
+                key: {gate: _json_float(value) for gate, value in gates.items()}
+                for key, gates in self.saturation.items()
+            },
+        }
+
+
+def _json_float(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _json_list(values: np.ndarray) -> list[float | None]:
+    return [_json_float(value) for value in np.asarray(values).ravel()]
+
+
+def _saturation(layer: LayerTrace) -> dict[str, float]:
+    low, high = SATURATION_BOUNDS
+    result = {}
+    for gate in _SATURATING_GATES[layer.cell]:
+        values = layer.values[gate]
+        saturated = np.count_nonzero((values < low) | (values > high))
+        result[gate] = float(saturated / values.size) if values.size else 0.0
+    return result
+
+
+@dataclass
+class _Direction:
+    """One direction of one recurrent layer, as the replay sees it."""
+
+    index: int
+    direction: str
+    layer: Any  # the keras LSTM / GRU / SimpleRNN that owns the weights
+    kind: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"layer{self.index}" + ("/backward" if self.direction == "backward" else "")
+
+
+class Tracer:
+    """Records gates, states and gradient norms of a model's recurrent layers.
+
+    The model must be a chain: optional `Embedding` (or other layers), one or more
+    `LSTM` / `GRU` / `SimpleRNN` layers, each possibly wrapped in `Bidirectional`, then
+    a head such as `Dense`. It must be compiled: the traced loss is `model.loss`.
+
+    Build one `Tracer` per model and call it as often as needed; the computation is
+    traced into a `tf.function` on the first call and retraced only when the shape or
+    dtype of the probe batch changes (`trace_count` counts the tracings).
+
+    Args:
+        model: a built, compiled `keras.Model`.
+
+    Example:
+
+    >>> inputs = keras.Input(shape=(5, 2))
+    >>> hidden = keras.layers.Bidirectional(keras.layers.GRU(3))(inputs)
+    >>> model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+    >>> model.compile(loss="mse")
+    >>> tracer = Tracer(model)
+    >>> trace = tracer(np.ones((2, 5, 2)), np.zeros((2, 1)))
+    >>> [layer.key for layer in trace.layers]
+    ['layer0', 'layer0/backward']
+    >>> trace.layers[1].values["z"].shape
+    (2, 5, 3)
+    """
+
+    def __init__(self, model: keras.Model):
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model={model!r}: expected a keras.Model")
+        self.model = model
+        self._chain, self._directions = _parse_chain(model)
+        if getattr(model, "loss", None) is None:
+            raise ValueError(
+                f"model={model.name!r} is not compiled with a loss: call "
+                "model.compile(loss=...) before tracing"
+            )
+        self._loss_identifier = _single_loss(model)
+        self._weights = _weight_table(model, self._chain, self._directions)
+        self.trace_count = 0
+        self._function = tf.function(self._compute, autograph=False)
+
+    def __call__(self, inputs: Any, targets: Any) -> Trace:
+        """Trace one probe batch.
+
+        Args:
+            inputs: array `(batch, steps, features)`, or int ids `(batch, steps)` for a
+                model with an `Embedding` front.
+            targets: array of targets matching the model's output and loss.
+
+        Returns:
+            A `Trace`.
+        """
+        inputs = np.asarray(inputs)
+        targets = np.asarray(targets)
+        self._check_stateful_batch(inputs)
+        result = self._function(tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets))
+        result = tf.nest.map_structure(lambda tensor: tensor.numpy(), result)
+        layers = []
+        for direction in self._directions:
+            values = result["values"][direction.key]
+            grads = result["grads"][direction.key]
+            layers.append(
+                LayerTrace(
+                    index=direction.index,
+                    name=direction.name,
+                    cell=direction.kind,
+                    direction=direction.direction,
+                    go_backwards=bool(direction.layer.go_backwards),
+                    values={name: value.astype(np.float32) for name, value in values.items()},
+                    grad_h=grads["h"],
+                    grad_c=grads.get("c"),
+                )
+            )
+        weight_grad_norms: dict[str, dict[str, float]] = {}
+        for (owner, name), norm in zip(self._weight_norm_names(), result["weight_norms"]):
+            weight_grad_norms.setdefault(owner, {})[name] = float(norm)
+        return Trace(
+            inputs=inputs,
+            targets=targets,
+            loss=float(result["loss"]),
+            layers=layers,
+            weight_grad_norms=weight_grad_norms,
+            saturation={
+                layer.key: _saturation(layer) for layer in layers if layer.cell != "simple_rnn"
+            },
+        )
+
+    def _check_stateful_batch(self, inputs: np.ndarray) -> None:
+        for direction in self._directions:
+            layer = direction.layer
+            if layer.stateful and layer.states is not None:
+                expected = int(_first_leaf(layer.states).shape[0])
+                if inputs.ndim == 0 or inputs.shape[0] != expected:
+                    raise ValueError(
+                        f"inputs has shape {inputs.shape}, but layer {direction.name!r} is "
+                        f"stateful with batch size {expected}: the probe batch must have "
+                        f"{expected} sequences"
+                    )
+
+    def _weight_norm_names(self) -> list[tuple[str, str]]:
+        names = []
+        for owner, name, _variable, blocks in self._weights:
+            names.append((owner, name))
+            names.extend((owner, f"{name}/{block}") for block in blocks)
+        return names
+
+    def _compute(self, inputs: tf.Tensor, targets: tf.Tensor) -> dict[str, Any]:
+        # Runs only while tf.function traces, so it counts tracings, not calls.
+        self.trace_count += 1
+        probes: dict[str, dict[str, tf.Tensor]] = {}
+        records: dict[str, dict[str, tf.Tensor]] = {}
+        variables = [variable for _owner, _name, variable, _blocks in self._weights]
+        with tf.GradientTape() as tape:
+            outputs, mask = self._forward(inputs, tape, probes, records)
+            loss = _loss_value(self._loss_identifier, targets, outputs, mask)
+        probe_list = [(key, name) for key, items in probes.items() for name in items]
+        gradients = tape.gradient(
+            loss,
+            [probes[key][name] for key, name in probe_list] + variables,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        grads: dict[str, dict[str, tf.Tensor]] = {key: {} for key in probes}
+        for (key, name), gradient in zip(probe_list, gradients[: len(probe_list)]):
+            # Probes are time-major (steps, batch, units): reduce over batch and units.
+            gradient = tf.cast(gradient, tf.float64)
+            grads[key][name] = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=[1, 2]))
+        weight_norms = []
+        for (_owner, _name, variable, blocks), gradient in zip(
+            self._weights, gradients[len(probe_list) :]
+        ):
+            gradient = tf.cast(tf.convert_to_tensor(gradient), tf.float64)
+            weight_norms.append(_norm(gradient))
+            if blocks:
+                width = int(variable.shape[-1]) // len(blocks)
+                for number in range(len(blocks)):
+                    weight_norms.append(_norm(gradient[..., number * width : (number + 1) * width]))
+        values = {
+            key: {
+                name: tf.transpose(tf.cast(value, tf.float32), [1, 0, 2])
+                for name, value in items.items()
+            }
+            for key, items in records.items()
+        }
+        return {
+            "loss": tf.cast(loss, tf.float64),
+            "values": values,
+            "grads": grads,
+            "weight_norms": tf.stack(weight_norms) if weight_norms else tf.zeros([0], tf.float64),
+        }
+
+    def _forward(self, inputs, tape, probes, records):
+        x = inputs
+        mask = None
+        recurrent_index = 0
+        for layer in self._chain:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if _is_recurrent(layer):
+                directions = [d for d in self._directions if d.index == recurrent_index]
+                recurrent_index += 1
+                outputs = _replay_layer(layer, directions, x, mask, tape, probes, records)
+                mask = mask if layer.return_sequences else None
+                # The chain feeds the next layer the sequence output, not the states.
+                x = outputs[0] if layer.return_state else outputs
+            else:
+                previous = x
+                x = layer(x, training=False)
+                mask = layer.compute_mask(previous, mask) if layer.supports_masking else None
+        return x, mask
+
+
+def _first_leaf(structure: Any) -> Any:
+    """The first leaf of a nested list/tuple (Keras keeps RNN states as lists)."""
+    while isinstance(structure, (list, tuple)):
+        structure = structure[0]
+    return structure
+
+
+def _norm(tensor: tf.Tensor) -> tf.Tensor:
+    return tf.sqrt(tf.reduce_sum(tf.square(tensor)))
+
+
+def _is_recurrent(layer: Any) -> bool:
+    return isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+
+
+def _kind(layer: Any, model: keras.Model) -> str:
+    cell = getattr(layer, "cell", None)
+    for cls, kind in _KIND_OF.items():
+        if isinstance(cell, cls):
+            return kind
+    raise ValueError(
+        f"model={model.name!r}: layer {layer.name!r} is a {type(layer).__name__} with cell "
+        f"{type(cell).__name__}; the tracer replays LSTM, GRU and SimpleRNN layers "
+        "(optionally inside Bidirectional) only"
+    )
+
+
+def _parse_chain(model: keras.Model) -> tuple[list[Any], list[_Direction]]:
+    chain = list(model.layers)
+    directions: list[_Direction] = []
+    index = 0
+    for layer in chain:
+        if isinstance(layer, keras.layers.Bidirectional):
+            for direction, inner in (
+                ("forward", layer.forward_layer),
+                ("backward", layer.backward_layer),
+            ):
+                directions.append(
+                    _Direction(index, direction, inner, _kind(inner, model), layer.name)
+                )
+            index += 1
+        elif isinstance(layer, keras.layers.RNN):
+            directions.append(_Direction(index, "forward", layer, _kind(layer, model), layer.name))
+            index += 1
+    if not directions:
+        raise ValueError(
+            f"model={model.name!r} has no recurrent layer (LSTM, GRU or SimpleRNN, "
+            "optionally inside Bidirectional): there is nothing to trace"
+        )
+    if not model.built:
+        raise ValueError(f"model={model.name!r} is not built: call it or build it first")
+    return chain, directions
+
+
+def _single_loss(model: keras.Model) -> Any:
+    loss = model.loss
+    if isinstance(loss, Mapping):
+        loss = list(loss.values())
+    if isinstance(loss, (list, tuple)):
+        if len(loss) != 1:
+            raise ValueError(
+                f"model={model.name!r} has loss={loss!r}: the tracer needs a single-output "
+                "model with one loss"
+            )
+        loss = loss[0]
+    return loss
+
+
+def _loss_object(identifier: Any, targets: tf.Tensor, predictions: tf.Tensor) -> Any:
+    """The `keras.losses.Loss` that `compile(loss=identifier)` would use."""
+    if isinstance(identifier, keras.losses.Loss):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in ("crossentropy", "ce"):
+        # Same choice as compile(): binary for one output unit, sparse when the targets
+        # have one rank less (or a trailing 1) than the predictions.
+        is_binary = predictions.shape[-1] == 1
+        is_sparse = len(targets.shape) < len(predictions.shape) or (
+            targets.shape[-1] == 1 and predictions.shape[-1] > 1
+        )
+        if is_binary:
+            function = keras.losses.binary_crossentropy
+        elif is_sparse:
+            function = keras.losses.sparse_categorical_crossentropy
+        else:
+            function = keras.losses.categorical_crossentropy
+    else:
+        function = keras.losses.get(identifier)
+    if isinstance(function, keras.losses.Loss):
+        return function
+    name = identifier if isinstance(identifier, str) else getattr(function, "__name__", None)
+    return LossFunctionWrapper(function, name=name)
+
+
+def _loss_value(identifier, targets, predictions, mask) -> tf.Tensor:
+    loss = _loss_object(identifier, targets, predictions)
+    if mask is None:
+        return loss(targets, predictions)
+    # Keras reads the mask that rides on the model output; the replay tracks it
+    # explicitly, so pass the weights `Loss.__call__` would derive from it.
+    mask = tf.cast(mask, predictions.dtype)
+    if loss.reduction in ("sum_over_batch_size", "mean"):
+        total = tf.cast(tf.size(mask), mask.dtype)
+        mask = mask * tf.math.divide_no_nan(total, tf.reduce_sum(mask))
+    return loss(targets, predictions, sample_weight=mask)
+
+
+def _weight_table(model, chain, directions) -> list[tuple[str, str, Any, tuple[str, ...]]]:
+    """(owner, weight name, variable, gate blocks) for every trainable weight, model order."""
+    trainable = {id(variable) for variable in model.trainable_weights}
+    table: list[tuple[str, str, Any, tuple[str, ...]]] = []
+    claimed: set[int] = set()
+
+    def claim(owner, name, variable, blocks=()):
+        if id(variable) in trainable and id(variable) not in claimed:
+            claimed.add(id(variable))
+            table.append((owner, name, variable, blocks))
+
+    recurrent_index = 0
+    for layer in chain:
+        if _is_recurrent(layer):
+            for direction in directions:
+                if direction.index == recurrent_index:
+                    cell = direction.layer.cell
+                    for name in ("kernel", "recurrent_kernel", "bias"):
+                        variable = getattr(cell, name, None)
+                        if variable is not None:
+                            claim(direction.key, name, variable, _WEIGHT_BLOCKS[direction.kind])
+            recurrent_index += 1
+            continue
+        names = [variable.name for variable in layer.trainable_weights]
+        for variable in layer.trainable_weights:
+            # Short names ("kernel") unless a layer repeats one; then the full path.
+            unique = names.count(variable.name) == 1
+            claim(layer.name, variable.name if unique else variable.path, variable)
+    for variable in model.trainable_weights:  # weights of no layer in the chain
+        claim(variable.path.rsplit("/", 1)[0], variable.name, variable)
+    return table
+
+
+def _replay_layer(layer, directions, x, mask, tape, probes, records):
+    """Replay a recurrent layer; return what the Keras layer's call would return."""
+    if not isinstance(layer, keras.layers.Bidirectional):
+        (direction,) = directions
+        sequence, last, states = _replay_direction(direction, x, mask, tape, probes, records)
+        output = sequence if layer.return_sequences else last
+        return [output, *states] if layer.return_state else output
+    forward, backward = directions
+    y, y_last, forward_states = _replay_direction(forward, x, mask, tape, probes, records)
+    y_rev, y_rev_last, backward_states = _replay_direction(backward, x, mask, tape, probes, records)
+    if layer.return_sequences:
+        # Bidirectional flips the backward sequence back to input order before merging.
+        y_rev = tf.reverse(y_rev, [1])
+    else:
+        y, y_rev = y_last, y_rev_last
+    merge_mode = layer.merge_mode
+    if merge_mode == "concat":
+        output = tf.concat([y, y_rev], axis=-1)
+    elif merge_mode == "sum":
+        output = y + y_rev
+    elif merge_mode == "ave":
+        output = (y + y_rev) / 2
+    elif merge_mode == "mul":
+        output = y * y_rev
+    elif merge_mode is None:
+        output = [y, y_rev]
+    else:
+        raise ValueError(f"layer {layer.name!r} has merge_mode={merge_mode!r}: not supported")
+    if layer.return_state:
+        states = [*forward_states, *backward_states]
+        return [*output, *states] if merge_mode is None else [output, *states]
+    return output
+
+
+def _replay_direction(direction, x, mask, tape, probes, records):
+    """Run one LSTM / GRU / SimpleRNN layer step by step from its weights.
+
+    Returns:
+        `(sequence (batch, steps, units) in processing order, last output, final states)`,
+        as Keras's RNN computes them; the per-step states and gates are stored in
+        `records[direction.key]` (time-major), and the zero probes added to each h_t
+        (and c_t) in `probes[direction.key]`, so that dL/dprobe_t = dL/dh_t in total.
+    """
+    layer, kind = direction.layer, direction.kind
+    cell = layer.cell
+    dtype = cell.compute_dtype
+    units = cell.units
+    x = tf.cast(x, dtype)
+    sequence_mask = mask
+    if layer.go_backwards:
+        x = tf.reverse(x, [1])
+        if sequence_mask is not None:
+            sequence_mask = tf.reverse(sequence_mask, [1])
+    x = tf.transpose(x, [1, 0, 2])  # time-major: (steps, batch, features)
+    steps, batch = tf.shape(x)[0], tf.shape(x)[1]
+
+    kernel = tf.convert_to_tensor(cell.kernel)
+    recurrent_kernel = tf.convert_to_tensor(cell.recurrent_kernel)
+    bias = tf.convert_to_tensor(cell.bias) if cell.use_bias else None
+    input_bias, recurrent_bias = bias, None
+    if kind == "gru" and bias is not None and cell.reset_after:
+        input_bias, recurrent_bias = bias[0], bias[1]
+    # The input projection does not depend on the recurrence: one matmul for all steps.
+    projected = tf.tensordot(x, kernel, axes=1)
+    if input_bias is not None:
+        projected = projected + input_bias
+
+    if layer.stateful and layer.states is not None:
+        initial = [tf.convert_to_tensor(state) for state in layer.states]
+    else:
+        initial = [
+            tf.zeros(tf.stack([batch, units]), dtype) for _ in range(2 if kind == "lstm" else 1)
+        ]
+    initial = [tf.cast(state, dtype) for state in initial]
+
+    state_names = ("h", "c") if kind == "lstm" else ("h",)
+    zeros = tf.zeros(tf.stack([steps, batch, units]), dtype)
+    direction_probes = {name: tf.identity(zeros) for name in state_names}
+    for probe in direction_probes.values():
+        tape.watch(probe)
+    probes[direction.key] = direction_probes
+
+    activation = cell.activation if cell.activation is not None else (lambda value: value)
+    recurrent_activation = getattr(cell, "recurrent_activation", None)
+    zero_output_for_mask = bool(getattr(layer, "zero_output_for_mask", False))
+    gate_names = GATES[kind]
+
+    masked = sequence_mask is not None
+    # One packed tensor in and one out per step keeps the while loop (and its gradient,
+    # which tf.function has to build once) small: inputs are [x·W + b | probes | mask],
+    # records are [h | c | gates | output].
+    width = int(projected.shape[-1])
+    packed_inputs = [projected, *(direction_probes[name] for name in state_names)]
+    if masked:
+        mask_t = tf.transpose(tf.cast(sequence_mask, dtype), [1, 0])[..., None]
+        packed_inputs.append(mask_t)
+    input_ta = tf.TensorArray(dtype, size=steps).unstack(tf.concat(packed_inputs, axis=-1))
+    record_names = (*state_names, *gate_names, *(("out",) if masked else ()))
+
+    def settle(value, previous, probe, keep):
+        # A masked step leaves the state as it was; the zero probe makes the state
+        # tensor that every later computation uses differentiable on its own.
+        if keep is not None:
+            value = tf.where(keep, value, previous)
+        return value + probe
+
+    def body(t, record_ta, h_prev, c_prev, out_prev):
+        packed = input_ta.read(t)
+        projected_t = packed[:, :width]
+        probe_h = packed[:, width : width + units]
+        keep = packed[:, -1:] > 0.5 if masked else None
+        gates = []
+        c = c_prev
+        if kind == "lstm":
+            probe_c = packed[:, width + units : width + 2 * units]
+            z = projected_t + tf.matmul(h_prev, recurrent_kernel)
+            z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
+            i = recurrent_activation(z_i)
+            f = recurrent_activation(z_f)
+            g = activation(z_c)
+            o = recurrent_activation(z_o)
+            c = settle(f * c_prev + i * g, c_prev, probe_c, keep)
+            h = o * activation(c)
+            gates = [i, f, g, o]
+        elif kind == "gru":
+            x_z, x_r, x_h = tf.split(projected_t, 3, axis=1)
+            if cell.reset_after:
+                inner = tf.matmul(h_prev, recurrent_kernel)
+                if recurrent_bias is not None:
+                    inner = inner + recurrent_bias
+                r_z, r_r, r_h = tf.split(inner, 3, axis=1)
+                z = recurrent_activation(x_z + r_z)
+                r = recurrent_activation(x_r + r_r)
+                candidate_input = x_h + r * r_h
+            else:
+                inner = tf.matmul(h_prev, recurrent_kernel[:, : 2 * units])
+                r_z, r_r = tf.split(inner, 2, axis=1)
+                z = recurrent_activation(x_z + r_z)
+                r = recurrent_activation(x_r + r_r)
+                candidate_input = x_h + tf.matmul(r * h_prev, recurrent_kernel[:, 2 * units :])
+            g = activation(candidate_input)
+            h = z * h_prev + (1 - z) * g
+            gates = [z, r, g]
+        else:
+            h = activation(projected_t + tf.matmul(h_prev, recurrent_kernel))
+        h = settle(h, h_prev, probe_h, keep)
+        out = h
+        if masked:
+            out = tf.where(keep, h, tf.zeros_like(h) if zero_output_for_mask else out_prev)
+        record = [h, c] if kind == "lstm" else [h]
+        record += gates
+        if masked:
+            record.append(out)
+        record_ta = record_ta.write(t, tf.concat(record, axis=-1))
+        return t + 1, record_ta, h, c, out
+
+    h0 = initial[0]
+    c0 = initial[1] if kind == "lstm" else tf.zeros_like(h0)
+    # Keras starts the "previous output" of a masked first step at zeros, not at h0.
+    out0 = tf.zeros_like(h0)
+    _, record_ta, *_ = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        (tf.constant(0), tf.TensorArray(dtype, size=steps), h0, c0, out0),
+    )
+    stacked = tf.split(record_ta.stack(), len(record_names), axis=-1)
+    stacked = dict(zip(record_names, stacked))
+    records[direction.key] = {name: stacked[name] for name in (*state_names, *gate_names)}
+    sequence = tf.transpose(stacked["out" if masked else "h"], [1, 0, 2])
+    final_states = [stacked[name][-1] for name in state_names]
+    return sequence, sequence[:, -1], final_states
+
+
+def trace_model(model: keras.Model, inputs: Any, targets: Any) -> Trace:
+    """Trace one probe batch with a fresh `Tracer` (retraced on every call).
+
+    Use a `Tracer` directly to trace the same model repeatedly.
+
+    Args:
+        model: a built, compiled `keras.Model` (see `Tracer`).
+        inputs: the probe inputs, e.g. `(batch, steps, features)`.
+        targets: the probe targets.
+
+    Returns:
+        A `Trace`.
+    """
+    return Tracer(model)(inputs, targets)
+
+
+def save_npz(trace: Trace, path: str | os.PathLike) -> None:
+    """Write `trace` to `path` as a compressed `.npz` file (DESIGN §3 `trace.npz`).
+
+    The file holds `trace.to_arrays()` plus one `"meta"` entry, a JSON string with the
+    loss, layer names, `go_backwards` flags and weight-gradient norms, so that
+    `load_npz` restores them. The path is used as given (no `.npz` is appended).
+
+    Args:
+        trace: the `Trace` to write.
+        path: destination file.
+    """
+    meta = {
+        "loss": _json_float(trace.loss),
+        "layers": {
+            layer.key: {"name": layer.name, "go_backwards": layer.go_backwards}
+            for layer in trace.layers
+        },
+        "weight_grad_norms": trace.summary()["weight_grad_norms"],
+    }
+    with open(path, "wb") as file:
+        np.savez_compressed(file, meta=np.array(json.dumps(meta)), **trace.to_arrays())
+
+
+def load_npz(path: str | os.PathLike) -> Trace:
+    """Read a `Trace` written by `save_npz` (or any file with the trace.npz keys).
+
+    Args:
+        path: a `.npz` file.
+
+    Returns:
+        A `Trace`; without a `"meta"` entry the loss is NaN and weight norms are empty.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    meta_text = arrays.pop("meta", None)
+    trace = Trace.from_arrays(arrays)
+    if meta_text is not None:
+        meta = json.loads(str(meta_text))
+        trace.loss = math.nan if meta.get("loss") is None else float(meta["loss"])
+        for layer in trace.layers:
+            info = meta.get("layers", {}).get(layer.key)
+            if info:
+                layer.name = info["name"]
+                layer.go_backwards = bool(info["go_backwards"])
+        trace.weight_grad_norms = {
+            owner: {
+                name: math.nan if value is None else float(value) for name, value in norms.items()
+            }
+            for owner, norms in meta.get("weight_grad_norms", {}).items()
+        }
+    return trace

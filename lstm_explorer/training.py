@@ -1,0 +1,344 @@
+"""Train a config's model with `model.fit`, reporting events a UI can draw from.
+
+`Trainer.run()` builds the data and the model, then runs a single `model.fit` call with
+one callback that:
+- every few batches emits a `progress` event (epoch, batch, loss, time left) and obeys a
+  stop request, so Stop takes effect within a fraction of an epoch;
+- stops at the first NaN/inf loss with a `diverged` event that says what to try;
+- at each epoch end traces the fixed probe batch (gates, states, per-step gradients, see
+  `trace.py`) and emits an `epoch` event with the history row and the trace;
+- resets stateful layers at each epoch start with `reset_state()`.
+
+Nothing here touches Keras's process-global state (no `clear_session`, no global
+seed), so several trainers can run in threads of one server.
+
+Example:
+
+>>> from lstm_explorer.config import ExperimentConfig
+>>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 8},
+...                                      "model": {"layers": [{"units": 4}]},
+...                                      "training": {"epochs": 2}})
+>>> result = Trainer(config).run()
+>>> result.status, len(result.history["epochs"])
+('finished', 2)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+from lstm_explorer import model as model_module
+from lstm_explorer import tasks
+from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.trace import Trace, Tracer
+
+STARTED, PROGRESS, EPOCH, STOPPED, DIVERGED, FINISHED = (
+    "started", "progress", "epoch", "stopped", "diverged", "finished")
+
+DIVERGED_ADVICE = (
+    "Try a lower learning rate (e.g. a tenth), set training.clipnorm to 1.0 so each "
+    "gradient is rescaled to norm 1, or use a bounded activation such as tanh instead "
+    "of relu or linear."
+)
+
+
+@dataclass
+class Event:
+    """Something that happened during training, for a UI or a progress line.
+
+    Args:
+        kind: `"started"`, `"progress"`, `"epoch"`, `"stopped"`, `"diverged"` or
+            `"finished"`.
+        epoch: 1-based epoch it happened in (0 before the first).
+        epochs: how many epochs were asked for.
+        batch: 1-based batch within the epoch (0 at epoch boundaries).
+        batches: batches per epoch.
+        loss: the latest training loss (running mean over the epoch), if any.
+        elapsed: seconds since training started.
+        remaining: estimated seconds until the last epoch ends, if known.
+        row: for `"epoch"`, the history row (see `TrainingResult.history`).
+        trace: for `"epoch"`, the trace of the probe batch at that epoch's end.
+        message: for `"stopped"`, `"diverged"` and `"finished"`, a sentence to show.
+    """
+
+    kind: str
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    batches: int = 0
+    loss: float | None = None
+    elapsed: float = 0.0
+    remaining: float | None = None
+    row: dict | None = None
+    trace: Trace | None = None
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        """How much of the whole training is done, from 0 to 1."""
+        if not self.epochs or not self.batches:
+            return 0.0
+        done = (self.epoch - 1) + (self.batch / self.batches if self.batch else 1.0)
+        if self.kind in (STARTED,):
+            return 0.0
+        return max(0.0, min(1.0, done / self.epochs))
+
+
+@dataclass
+class TrainingResult:
+    """What a finished (or stopped, or diverged) training leaves behind.
+
+    Args:
+        config: the config that was trained.
+        model: the trained `keras.Model` (weights as they were when training ended).
+        data: the `tasks.TaskData` it was trained on.
+        history: `{"epochs": [row, ...], "status": ..., "message": ...}`; each row has
+            `epoch`, `loss`, `val_loss`, the metric and `val_` metric, `seconds`, and
+            `probe` (the trace summary: loss, grad_h, grad_c, weight_grad_norms,
+            saturation).
+        traces: the trace of the probe batch at each epoch end, in order.
+        status: `"finished"`, `"stopped"` or `"diverged"`.
+        message: a sentence that says how it ended.
+    """
+
+    config: ExperimentConfig
+    model: keras.Model
+    data: Any
+    history: dict
+    traces: list[Trace] = field(default_factory=list)
+    status: str = FINISHED
+    message: str = ""
+
+    @property
+    def trace(self) -> Trace | None:
+        """The trace at the last epoch end, if any."""
+        return self.traces[-1] if self.traces else None
+
+
+class Trainer:
+    """Builds the data and model of a config and trains it, emitting `Event`s.
+
+    Args:
+        config: the experiment.
+        on_event: called with each `Event`, on the training thread. Default: `None`.
+        data: a `tasks.TaskData` to train on instead of generating it. Default: `None`.
+        csv_text: the CSV content for the csv task (the app's upload). Default: `None`
+            (read `task.path`).
+        epochs: overrides `training.epochs`. Default: `None`.
+        trace: whether to trace the probe batch at every epoch end. Default: `True`.
+        progress_every: emit a `progress` event every this many batches. Default:
+            `None` (about ten per epoch).
+
+    Example:
+
+    >>> from lstm_explorer.config import ExperimentConfig
+    >>> events = []
+    >>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 8},
+    ...                                      "training": {"epochs": 1}})
+    >>> _ = Trainer(config, on_event=events.append).run()
+    >>> [event.kind for event in events][0], events[-1].kind
+    ('started', 'finished')
+    """
+
+    def __init__(self, config: ExperimentConfig, *, on_event: Callable[[Event], Any] | None = None,
+                 data: Any = None, csv_text: str | None = None, epochs: int | None = None,
+                 trace: bool = True, progress_every: int | None = None):
+        self.config = config
+        self.on_event = on_event or (lambda event: None)
+        self.data = data
+        self.csv_text = csv_text
+        self.epochs = epochs or config.training["epochs"]
+        self.trace = trace
+        self.progress_every = progress_every
+        self.model: keras.Model | None = None
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        """Ask training to stop after the current batch; what was learned is kept."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def prepare(self):
+        """Generate the data and build the model (done by `run` if not called first)."""
+        if self.data is None:
+            self.data = tasks.make(self.config.task,
+                                   validation_split=self.config.training["validation_split"],
+                                   per_step_targets=self.config.per_step_targets,
+                                   csv_text=self.csv_text)
+        if self.model is None:
+            self.model = model_module.build(self.config)
+        return self.data, self.model
+
+    def run(self) -> TrainingResult:
+        """Train, emitting events; returns when training finished, stopped or diverged."""
+        data, model = self.prepare()
+        training = self.config.training
+        batch_size = training["batch_size"]
+        stateful = any(layer["stateful"] for layer in self.config.model["layers"])
+        x_train, y_train = data.x_train, data.y_train
+        notes = []
+        if stateful:
+            usable = (len(x_train) // batch_size) * batch_size
+            if usable < len(x_train):
+                notes.append(f"Stateful: trimmed the training set from {len(x_train)} to "
+                             f"{usable} sequences, a multiple of the batch size {batch_size}.")
+            x_train, y_train = x_train[:usable], y_train[:usable]
+        validation = _validation_data(data, batch_size if stateful else None)
+        probe_x, probe_y = _probe_batch(data, batch_size if stateful else None)
+        batches = max(1, math.ceil(len(x_train) / batch_size))
+        callback = _EventCallback(self, batches, probe_x, probe_y)
+        self.on_event(Event(STARTED, epochs=self.epochs, batches=batches,
+                            message=" ".join(notes)))
+        dataset = _dataset(x_train, y_train, batch_size, shuffle=not stateful,
+                           seed=training["seed"])
+        # The dataset is already shuffled with its own seed; Keras must not shuffle again.
+        model.fit(dataset, validation_data=validation, epochs=self.epochs, verbose=0,
+                  shuffle=False,
+                  callbacks=[callback])
+        history = {"epochs": callback.rows, "status": callback.status,
+                   "message": callback.final_message(), "notes": notes}
+        result = TrainingResult(self.config, model, data, history, callback.traces,
+                                callback.status, history["message"])
+        kind = {FINISHED: FINISHED, "stopped": STOPPED, "diverged": DIVERGED}[callback.status]
+        self.on_event(Event(kind, epoch=len(callback.rows), epochs=self.epochs,
+                            batches=batches, elapsed=callback.elapsed(),
+                            message=result.message))
+        return result
+
+
+def _dataset(x, y, batch_size: int, *, shuffle: bool, seed: int):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        # An op-level seed makes the order reproducible without touching TF's global
+        # seed, which every other session on the server shares.
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size)
+
+
+def _validation_data(data, fixed_batch: int | None):
+    if data.x_val is None or len(data.x_val) == 0:
+        return None
+    x_val, y_val = data.x_val, data.y_val
+    if fixed_batch:
+        usable = (len(x_val) // fixed_batch) * fixed_batch
+        if usable == 0:
+            return None
+        x_val, y_val = x_val[:usable], y_val[:usable]
+    return (x_val, y_val)
+
+
+def _probe_batch(data, fixed_batch: int | None):
+    """The probe batch; a stateful model traces a full batch, as its states have that size."""
+    if not fixed_batch or len(data.probe_x) == fixed_batch:
+        return data.probe_x, data.probe_y
+    source_x = np.concatenate([data.probe_x, data.x_val, data.x_train])
+    source_y = np.concatenate([data.probe_y, data.y_val, data.y_train])
+    return source_x[:fixed_batch], source_y[:fixed_batch]
+
+
+class _EventCallback(keras.callbacks.Callback):
+    def __init__(self, trainer: Trainer, batches: int, probe_x, probe_y):
+        super().__init__()
+        self.trainer = trainer
+        self.batches = batches
+        self.every = trainer.progress_every or max(1, batches // 10)
+        self.probe_x, self.probe_y = probe_x, probe_y
+        self.rows: list[dict] = []
+        self.traces: list[Trace] = []
+        self.status = FINISHED
+        self.problem = ""
+        self.tracer: Tracer | None = None
+        self.started = time.perf_counter()
+        self.epoch_started = self.started
+        self.epoch = 0
+        self.stateful = any(layer["stateful"]
+                            for layer in trainer.config.model["layers"])
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def final_message(self) -> str:
+        done = len(self.rows)
+        if self.status == "diverged":
+            return self.problem
+        if self.status == "stopped":
+            return (f"Stopped by request during epoch {self.epoch} of {self.trainer.epochs}; "
+                    f"the model keeps what it learned in {done} epoch(s).")
+        return f"Finished {done} epochs in {self.elapsed():.1f} s."
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+        if self.trainer.trace:
+            self.tracer = Tracer(self.model)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.epoch_started = time.perf_counter()
+        if self.stateful:
+            model_module.reset_states(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = _float((logs or {}).get("loss"))
+        if loss is not None and not math.isfinite(loss):
+            self.status = "diverged"
+            self.problem = (f"The loss became {loss} in epoch {self.epoch}, batch {batch + 1}: "
+                            "the weights overflowed (exploding gradients). "
+                            + DIVERGED_ADVICE)
+            self.model.stop_training = True
+            return
+        if self.trainer.stop_requested:
+            self.status = "stopped"
+            self.model.stop_training = True
+        number = batch + 1
+        if number % self.every == 0 or number == self.batches:
+            elapsed = self.elapsed()
+            done = (self.epoch - 1) * self.batches + number
+            total = self.trainer.epochs * self.batches
+            remaining = elapsed / done * (total - done) if done else None
+            self.trainer.on_event(Event(PROGRESS, epoch=self.epoch, epochs=self.trainer.epochs,
+                                        batch=number, batches=self.batches, loss=loss,
+                                        elapsed=elapsed, remaining=remaining))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        for key, value in logs.items():
+            row[key] = _float(value)
+        row.setdefault("val_loss", None)
+        row["seconds"] = time.perf_counter() - self.epoch_started
+        trace = None
+        if self.tracer is not None and self.status != "diverged":
+            trace = self.tracer(self.probe_x, self.probe_y)
+            row["probe"] = trace.summary()
+            self.traces.append(trace)
+        if self.status == "diverged":
+            row["loss"] = math.nan
+        self.rows.append(row)
+        elapsed = self.elapsed()
+        remaining = elapsed / (epoch + 1) * (self.trainer.epochs - epoch - 1)
+        self.trainer.on_event(Event(EPOCH, epoch=epoch + 1, epochs=self.trainer.epochs,
+                                    batches=self.batches, loss=row.get("loss"),
+                                    elapsed=elapsed, remaining=remaining, row=row,
+                                    trace=trace))
+
+
+def _float(value) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,136 @@
+"""Per-session state of the app, and the one training queue the server shares.
+
+Everything a person builds lives in their own `st.session_state`: the config being
+edited, the current training job and the finished runs. Only the `JobQueue` is shared
+(through `st.cache_resource`), and it holds no results, only jobs waiting their turn.
+
+Example (inside a Streamlit script):
+
+    explorer = session()
+    explorer.config              # the ExperimentConfig being edited
+    explorer.job                 # the latest TrainingJob, or None
+    history, arrays = explorer.latest()
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.jobs import JobQueue, TrainingJob
+
+_KEY = "lstm_explorer"
+MAX_RUNS = 12
+
+
+@dataclass
+class Run:
+    """A finished training kept in the session.
+
+    Args:
+        name: a short label, e.g. "run 3: lstm, units=32".
+        config: the config it was trained with.
+        history: `{"epochs": [...], "status": ..., "message": ...}`.
+        arrays: the last trace of the probe batch as trace.npz arrays (may be empty).
+        result: the `training.TrainingResult` (model, data, traces).
+    """
+
+    name: str
+    config: ExperimentConfig
+    history: dict
+    arrays: dict
+    result: Any = None
+
+
+@dataclass
+class ExplorerSession:
+    """What one browser session owns.
+
+    Args:
+        config: the config shown in the widgets (always valid).
+        job: the latest training job (running or done), if any.
+        runs: finished runs, oldest first, at most `MAX_RUNS`.
+        csv_text: the uploaded CSV for the csv task, if any.
+        notices: messages to show once (e.g. a bad share link).
+        link_loaded: whether the share link has been read into `config`.
+    """
+
+    config: ExperimentConfig = field(default_factory=ExperimentConfig.default)
+    job: TrainingJob | None = None
+    runs: list[Run] = field(default_factory=list)
+    csv_text: str | None = None
+    notices: list[str] = field(default_factory=list)
+    link_loaded: bool = False
+    collected_job: TrainingJob | None = None
+
+    def latest(self) -> tuple[dict | None, dict | None]:
+        """History and trace arrays to draw: the running job's, else the last run's."""
+        if self.job is not None and (not self.job.snapshot().done
+                                     or self.collected_job is not self.job):
+            snapshot = self.job.snapshot()
+            history = {"epochs": snapshot.rows, "status": snapshot.status,
+                       "message": snapshot.message}
+            arrays = snapshot.trace.to_arrays() if snapshot.trace is not None else None
+            return history, arrays
+        if self.runs:
+            return self.runs[-1].history, self.runs[-1].arrays
+        return None, None
+
+    def collect(self) -> Run | None:
+        """Keep the finished job as a run (once); returns the new run, if any."""
+        job = self.job
+        if job is None or self.collected_job is job:
+            return None
+        snapshot = job.snapshot()
+        if not snapshot.done or snapshot.result is None:
+            return None
+        self.collected_job = job
+        result = snapshot.result
+        arrays = result.trace.to_arrays() if result.trace is not None else {}
+        number = len(self.runs) + 1 if not self.runs else _run_number(self.runs[-1]) + 1
+        run = Run(name=f"run {number}: {describe_config(result.config)}",
+                  config=result.config, history=result.history, arrays=arrays, result=result)
+        self.runs.append(run)
+        if len(self.runs) > MAX_RUNS:
+            dropped = self.runs.pop(0)
+            self.notices.append(f"Only the last {MAX_RUNS} runs are kept; {dropped.name} "
+                                "was dropped.")
+        return run
+
+
+def _run_number(run: Run) -> int:
+    try:
+        return int(run.name.split(":")[0].split()[-1])
+    except (ValueError, IndexError):
+        return 0
+
+
+def describe_config(config: ExperimentConfig) -> str:
+    """A short label for a run: cell, units per layer and the task."""
+    units = "/".join(str(layer["units"]) for layer in config.model["layers"])
+    return f"{config.model['cell']} {units} on {config.task['name']}"
+
+
+def session() -> ExplorerSession:
+    """This browser session's state, created on first use."""
+    if _KEY not in st.session_state:
+        st.session_state[_KEY] = ExplorerSession()
+    return st.session_state[_KEY]
+
+
+def default_max_running() -> int:
+    """Trainings at once: `LSTM_EXPLORER_MAX_TRAININGS`, else one per two cores."""
+    configured = os.environ.get("LSTM_EXPLORER_MAX_TRAININGS")
+    if configured and configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+@st.cache_resource
+def job_queue() -> JobQueue:
+    """The server's one training queue, shared by every session (it is thread-safe)."""
+    return JobQueue(max_running=default_max_running())

@@ -1,0 +1,119 @@
+"""The trainer: events, stop, divergence, stateful resets, and two trainers at once."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from lstm_explorer import model as model_module
+from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.training import Trainer
+
+
+def tiny(**sections):
+    data = {"task": {"seq_len": 6, "n_samples": 96},
+            "model": {"layers": [{"units": 4}]},
+            "training": {"epochs": 2, "batch_size": 16}}
+    for section, values in sections.items():
+        if section == "model":
+            data["model"].update(values)
+        else:
+            data.setdefault(section, {}).update(values)
+    return ExperimentConfig.from_dict(data)
+
+
+def test_events_arrive_in_order_with_a_history_row_and_trace_per_epoch():
+    events = []
+    result = Trainer(tiny(), on_event=events.append).run()
+    kinds = [event.kind for event in events]
+    assert kinds[0] == "started" and kinds[-1] == "finished"
+    assert kinds.count("epoch") == 2
+    assert "progress" in kinds
+    epoch_events = [event for event in events if event.kind == "epoch"]
+    assert [event.row["epoch"] for event in epoch_events] == [1, 2]
+    row = result.history["epochs"][-1]
+    assert {"loss", "val_loss", "mae", "val_mae", "seconds", "probe"} <= set(row)
+    assert len(row["probe"]["grad_h"]["layer0"]) == 6
+    assert len(result.traces) == 2
+    assert result.status == "finished" and result.history["status"] == "finished"
+    assert events[-1].fraction == 1.0
+
+
+def test_progress_reports_batches_and_time_left():
+    events = []
+    Trainer(tiny(), on_event=events.append, progress_every=1).run()
+    progress = [event for event in events if event.kind == "progress"]
+    batches = progress[0].batches
+    assert batches == math.ceil(76 / 16)
+    assert [event.batch for event in progress[:batches]] == list(range(1, batches + 1))
+    assert all(event.remaining is not None and event.remaining >= 0 for event in progress)
+    assert progress[-1].remaining == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_stop_request_ends_training_within_the_epoch_and_keeps_the_weights():
+    trainer = None
+
+    def stop_after_two_batches(event):
+        if event.kind == "progress" and event.epoch == 1 and event.batch == 2:
+            trainer.request_stop()
+
+    trainer = Trainer(tiny(training={"epochs": 50}), on_event=stop_after_two_batches,
+                      progress_every=1)
+    initial = [weight.copy() for weight in trainer.prepare()[1].get_weights()]
+    result = trainer.run()
+    assert result.status == "stopped"
+    assert len(result.history["epochs"]) == 1
+    assert "Stopped" in result.message
+    changed = [not np.array_equal(a, b) for a, b in zip(initial, result.model.get_weights())]
+    assert any(changed)
+
+
+def test_a_nan_loss_stops_training_at_once_with_advice():
+    config = tiny(model={"layers": [{"units": 8, "activation": "exponential"}]},
+                  training={"learning_rate": 10.0, "optimizer": "sgd", "epochs": 20})
+    events = []
+    result = Trainer(config, on_event=events.append).run()
+    assert result.status == "diverged"
+    assert len(result.history["epochs"]) < 20
+    assert "lower learning rate" in result.message and "clipnorm" in result.message
+    assert events[-1].kind == "diverged"
+
+
+def test_stateful_training_trims_to_whole_batches_and_resets_states_each_epoch(monkeypatch):
+    resets = []
+    original = model_module.reset_states
+    monkeypatch.setattr(model_module, "reset_states",
+                        lambda model: (resets.append(1), original(model)))
+    config = tiny(model={"layers": [{"units": 4, "stateful": True}]},
+                  training={"epochs": 3, "batch_size": 16})
+    events = []
+    result = Trainer(config, on_event=events.append).run()
+    assert result.status == "finished"
+    assert len(resets) == 3
+    assert "trimmed the training set from 76 to 64" in events[0].message
+    assert result.trace.inputs.shape[0] == 16
+
+
+def test_the_same_config_trains_to_the_same_weights_twice():
+    first = Trainer(tiny(), trace=False).run().model.get_weights()
+    second = Trainer(tiny(), trace=False).run().model.get_weights()
+    assert all(np.allclose(a, b) for a, b in zip(first, second))
+
+
+def test_two_trainers_in_two_threads_give_the_same_results_as_alone():
+    configs = [tiny(), tiny(training={"seed": 5}, model={"layers": [{"units": 3}]})]
+    alone = [Trainer(config, trace=False).run().history["epochs"][-1]["loss"]
+             for config in configs]
+    together = [None, None]
+
+    def train(index):
+        together[index] = Trainer(configs[index], trace=False).run().history[
+            "epochs"][-1]["loss"]
+
+    threads = [threading.Thread(target=train, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert together == pytest.approx(alone, rel=1e-5)
