@@ -83,7 +83,7 @@ def _data(config: ExperimentConfig) -> str:
     task = config.task
     name = task["name"]
     per_step = config.per_step_targets
-    generator = tasks.GENERATORS[name]
+    generator = tasks.sine_stream if task.get("stream") else tasks.GENERATORS[name]
     lines = [f"# --- Data: the {name!r} task (generator copied from lstm_explorer/tasks.py)",
              inspect.getsource(generator).rstrip()]
     if name == "csv":
@@ -155,6 +155,11 @@ def _training(config: ExperimentConfig) -> str:
     training = config.training
     stateful = any(layer["stateful"] for layer in config.model["layers"])
     batch_size = training["batch_size"]
+    arrange = ""
+    if stateful and config.task.get("stream"):
+        arrange = (inspect.getsource(tasks.arrange_for_state) +
+                   f"\n\nx_train, y_train = arrange_for_state(x_train[:usable], "
+                   f"y_train[:usable], {batch_size})\n")
     if stateful:
         return textwrap.dedent(f"""\
             # --- Training. A stateful layer carries its state from batch to batch: no
@@ -164,6 +169,7 @@ def _training(config: ExperimentConfig) -> str:
             x_train, y_train = x_train[:usable], y_train[:usable]
             usable_val = len(x_val) // {batch_size} * {batch_size}
             validation = (x_val[:usable_val], y_val[:usable_val]) if usable_val else None
+            """) + arrange + textwrap.dedent(f"""\
 
 
             class ResetStates(keras.callbacks.Callback):

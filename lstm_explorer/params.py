@@ -491,6 +491,11 @@ TASK_PARAMS: tuple[Param, ...] = (
     Param("noise", "task", FLOAT, 0.05,
           "Standard deviation of the Gaussian noise added to the sine waves.",
           group="task", minimum=0.0, maximum=2.0, applies_to=("sine",)),
+    Param("stream", "task", BOOL, False,
+          "One continuous wave cut into consecutive windows instead of independent "
+          "waves: the setting for a stateful layer, which carries its state from one "
+          "window to the next.",
+          group="task", applies_to=("sine",)),
     Param("vocab_size", "task", INT, 100,
           "How many different tokens (id 0 is reserved for padding).",
           group="task", label="Vocabulary", minimum=4, maximum=20000,

@@ -47,11 +47,13 @@ PRESETS: tuple[Preset, ...] = (
         "Adding problem, one LSTM(32) (the default)",
         {},
         "Two numbers in a 50-step sequence are marked; the model must output their sum, "
-        "so it has to remember the first one for up to 50 steps. Watch the gradient-flow "
-        "plot: at first the gradient reaching the early steps is much smaller than at the "
-        "last step; as the loss falls below 0.17 (what always answering 1.0 scores), the "
-        "forget gates stay open (near 1) and the early-step gradient rises. Trains in "
-        "about 15 seconds on a laptop CPU.",
+        "so it has to remember the first one for up to 50 steps. In 10 epochs the loss "
+        "stays near 0.167, what always answering 1.0 scores: open Gradient Flow and see "
+        "why. The gradient reaching step 0 is about a millionth of the one at the last "
+        "step, so the early marker barely changes the weights. Set the sequence length "
+        "to 10 and train again: step 0 now gets about a tenth of the last step's "
+        "gradient and the loss falls well below 0.167. Trains in under 10 seconds on a "
+        "2-core CPU.",
     ),
     Preset(
         "article_classifier",
@@ -81,14 +83,16 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         "article_stateful",
         "Article example 3: a stateful LSTM on a continuous stream",
-        {"task": {"name": "sine", "seq_len": 10, "n_samples": 1600, "noise": 0.0},
+        {"task": {"name": "sine", "seq_len": 10, "n_samples": 1600, "noise": 0.02,
+                  "stream": True},
          "model": {"layers": [{"units": 64, "stateful": True}]},
          "training": {"batch_size": 32, "epochs": 10, "loss": "mse"}},
         "keras.Input(batch_shape=(32, 10, 1)) replaces the article's batch_input_shape, "
         "and each epoch starts with reset_state() on the layer, since Keras 3 has no "
         "model.reset_states(). Training runs without shuffling and the data is trimmed "
-        "to a multiple of 32. Watch h at step 0 of the probe batch: it does not start "
-        "from zero, it carries what the previous batch left behind.",
+        "to a multiple of 32. The data is one continuous wave: row i of each batch continues "
+        "row i of the batch before, so the state carried across is worth keeping. Watch "
+        "h at step 0 of the probe batch: it does not start from zero.",
     ),
     Preset(
         "long_lag_recall",

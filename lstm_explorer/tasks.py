@@ -255,6 +255,62 @@ def sine_forecast(n_samples, seq_len, rng, noise=0.05, per_step=False):
     return x, y
 
 
+def sine_stream(n_samples, seq_len, rng, noise=0.05, per_step=False):
+    """One long noisy sine wave cut into consecutive windows: a continuous stream.
+
+    Window j is steps [j·T, (j+1)·T) of the same wave, so a stateful layer that reads
+    window j+1 right after window j can carry its state across. The wave's period is
+    uniform in [8, 40) steps.
+
+    Args:
+        n_samples: number of windows.
+        seq_len: steps per window (T).
+        rng: a `np.random.Generator`.
+        noise: standard deviation of the noise. Default: 0.05.
+        per_step: target the next value at every step. Default: `False`.
+
+    Returns:
+        `(x, y)` shaped like `sine_forecast`'s.
+
+    Example:
+
+    >>> x, y = sine_stream(5, 4, np.random.default_rng(0))
+    >>> x.shape, bool(y[0, 0] == x[1, 0, 0])
+    ((5, 4, 1), True)
+    """
+    period = rng.uniform(8.0, 40.0)
+    phase = rng.uniform(0.0, 2.0 * np.pi)
+    steps = np.arange(n_samples * seq_len + 1)
+    series = np.sin(2.0 * np.pi * steps / period + phase)
+    series = (series + noise * rng.standard_normal(len(steps))).astype(np.float32)
+    x = series[:-1].reshape(n_samples, seq_len, 1)
+    following = series[1:].reshape(n_samples, seq_len, 1)
+    y = following if per_step else following[:, -1]
+    return x, y
+
+
+def arrange_for_state(x, y, batch_size):
+    """Reorder consecutive windows so that row i of batch k+1 continues row i of batch k.
+
+    A stateful layer keeps one state per batch row. Splitting the stream into
+    `batch_size` contiguous parts and dealing them out row by row makes each row of
+    every batch the continuation of the same row one batch before.
+
+    Args:
+        x, y: windows in stream order; their count must be a multiple of `batch_size`.
+        batch_size: rows per batch.
+
+    Example:
+
+    >>> x = np.arange(6).reshape(6, 1, 1)
+    >>> arrange_for_state(x, x, 2)[0].ravel().tolist()
+    [0, 3, 1, 4, 2, 5]
+    """
+    per_row = len(x) // batch_size
+    order = np.arange(per_row * batch_size).reshape(batch_size, per_row).T.ravel()
+    return x[order], y[order]
+
+
 def token_sentiment(n_samples, seq_len, rng, vocab_size=100):
     """Token sequences labelled 1 when positive tokens outnumber negative ones.
 
@@ -484,7 +540,12 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
         if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
             raise ConfigError("task.noise", noise,
                               "must be a standard deviation: a finite number of at least 0")
-        x, y = sine_forecast(n_samples, seq_len, rng, noise=noise, per_step=per_step_targets)
+        generator = sine_stream if task.get("stream") else sine_forecast
+        x, y = generator(n_samples, seq_len, rng, noise=noise, per_step=per_step_targets)
+        if task.get("stream"):
+            notes.append("One continuous wave cut into consecutive windows; a stateful "
+                         "layer reads them so that each batch row continues the same row "
+                         "of the batch before.")
         if noise > 0:
             notes.append(f"The targets carry noise with standard deviation {noise:g}, so "
                          f"the best possible mean squared error is about {noise**2:.3g}.")

@@ -194,6 +194,10 @@ class Trainer:
                 notes.append(f"Stateful: trimmed the training set from {len(x_train)} to "
                              f"{usable} sequences, a multiple of the batch size {batch_size}.")
             x_train, y_train = x_train[:usable], y_train[:usable]
+            if self.config.task.get("stream"):
+                x_train, y_train = tasks.arrange_for_state(x_train, y_train, batch_size)
+                notes.append("Stateful stream: each batch row continues the same row of "
+                             "the batch before.")
         validation = _validation_data(data, batch_size if stateful else None)
         probe_x, probe_y = _probe_batch(data, batch_size if stateful else None)
         batches = max(1, math.ceil(len(x_train) / batch_size))

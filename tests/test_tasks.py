@@ -614,3 +614,23 @@ def test_generator_keyword_defaults_equal_the_registry_defaults():
         for name, parameter in inspect.signature(generator).parameters.items():
             if parameter.default is not inspect.Parameter.empty and name != "per_step":
                 assert parameter.default == params.get(f"task.{name}").default, name
+
+
+def test_a_sine_stream_is_one_wave_cut_into_consecutive_windows():
+    data = tasks.make({"name": "sine", "seq_len": 5, "n_samples": 40, "seed": 2,
+                       "stream": True, "noise": 0.0}, validation_split=0.25)
+    x = np.concatenate([data.x_train, data.x_val])
+    y = np.concatenate([data.y_train, data.y_val])
+    np.testing.assert_array_equal(y[:-1, 0], x[1:, 0, 0])
+    np.testing.assert_array_equal(x[:-1, 1:, 0], x[:-1, 1:, 0])
+    assert any("continuous wave" in note for note in data.notes)
+
+
+def test_arranging_a_stream_for_state_makes_each_row_continue_itself():
+    x, y = tasks.sine_stream(12, 3, np.random.default_rng(0), noise=0.0)
+    arranged_x, arranged_y = tasks.arrange_for_state(x, y, batch_size=4)
+    batches = arranged_x.reshape(3, 4, 3)
+    targets = arranged_y.reshape(3, 4)
+    for batch in range(2):
+        for row in range(4):
+            assert targets[batch, row] == batches[batch + 1, row, 0]
