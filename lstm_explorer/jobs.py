@@ -11,7 +11,6 @@ through TensorFlow's thread pools); the rest wait in order and can see their pla
 Example:
 
 >>> from lstm_explorer.config import ExperimentConfig
-from lstm_explorer.errors import ConfigError
 >>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 8},
 ...                                      "model": {"layers": [{"units": 4}]},
 ...                                      "training": {"epochs": 1}})
