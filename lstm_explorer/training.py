@@ -40,8 +40,8 @@ from lstm_explorer import tasks
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.trace import Trace, Tracer
 
-STARTED, PROGRESS, EPOCH, STOPPED, DIVERGED, FINISHED = (
-    "started", "progress", "epoch", "stopped", "diverged", "finished")
+STARTED, INITIAL, PROGRESS, EPOCH, STOPPED, DIVERGED, FINISHED = (
+    "started", "initial", "progress", "epoch", "stopped", "diverged", "finished")
 
 DIVERGED_ADVICE = (
     "Try a lower learning rate (e.g. a tenth), set training.clipnorm to 1.0 so each "
@@ -55,8 +55,9 @@ class Event:
     """Something that happened during training, for a UI or a progress line.
 
     Args:
-        kind: `"started"`, `"progress"`, `"epoch"`, `"stopped"`, `"diverged"` or
-            `"finished"`.
+        kind: `"started"`, `"initial"` (the probe batch traced before the first
+            update, so the gates can be drawn at once), `"progress"`, `"epoch"`,
+            `"stopped"`, `"diverged"` or `"finished"`.
         epoch: 1-based epoch it happened in (0 before the first).
         epochs: how many epochs were asked for.
         batch: 1-based batch within the epoch (0 at epoch boundaries).
@@ -65,7 +66,7 @@ class Event:
         elapsed: seconds since training started.
         remaining: estimated seconds until the last epoch ends, if known.
         row: for `"epoch"`, the history row (see `TrainingResult.history`).
-        trace: for `"epoch"`, the trace of the probe batch at that epoch's end.
+        trace: for `"initial"` and `"epoch"`, the trace of the probe batch then.
         message: for `"stopped"`, `"diverged"` and `"finished"`, a sentence to show.
     """
 
@@ -287,6 +288,12 @@ class _EventCallback(keras.callbacks.Callback):
         self.started = time.perf_counter()
         if self.trainer.trace:
             self.tracer = Tracer(self.model)
+            # The untrained model's gates and gradients: something to look at within a
+            # second of pressing Train, and the "before" of the before/after picture.
+            initial = self.tracer(self.probe_x, self.probe_y)
+            self.trainer.on_event(Event(INITIAL, epochs=self.trainer.epochs,
+                                        batches=self.batches, elapsed=self.elapsed(),
+                                        trace=initial))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1

@@ -27,7 +27,8 @@ def test_events_arrive_in_order_with_a_history_row_and_trace_per_epoch():
     events = []
     result = Trainer(tiny(), on_event=events.append).run()
     kinds = [event.kind for event in events]
-    assert kinds[0] == "started" and kinds[-1] == "finished"
+    assert kinds[:2] == ["started", "initial"] and kinds[-1] == "finished"
+    assert events[1].trace.layers[0].values["h"].shape == (8, 6, 4)
     assert kinds.count("epoch") == 2
     assert "progress" in kinds
     epoch_events = [event for event in events if event.kind == "epoch"]
