@@ -1,7 +1,9 @@
-"""The command line: `python -m lstm_explorer train | figures | code | presets`.
+"""The command line: `python -m lstm_explorer train | sweep | figures | code | presets`.
 
 ```
 python -m lstm_explorer train   --config CFG.json --out RUN_DIR [--epochs N]
+python -m lstm_explorer sweep   --config CFG.json --vary KEY=V1,V2,... --out DIR
+                                [--epochs N] [--format png|svg|html]
 python -m lstm_explorer figures --run RUN_DIR --out FIG_DIR [--format png|svg|html]
 python -m lstm_explorer code    --config CFG.json
 ```
@@ -56,6 +58,22 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, type=Path, help="run directory to write")
     train.add_argument("--epochs", type=int, help="override training.epochs")
     train.set_defaults(handler=_train)
+
+    sweep = commands.add_parser(
+        "sweep", help="train one run per value of a parameter and compare them",
+        description="Train one run per value of one parameter, one after another, and "
+                    "write a run directory per value plus comparison figures in "
+                    "OUT/comparison/.")
+    _add_config_arguments(sweep)
+    sweep.add_argument("--vary", required=True, metavar="KEY=V1,V2,...",
+                       help="the flat key and its 2 to 6 values, e.g. layer.units=8,32,128 "
+                            "or model.cell=simple_rnn,gru,lstm")
+    sweep.add_argument("--out", required=True, type=Path, help="folder to write")
+    sweep.add_argument("--epochs", type=int, help="override training.epochs of every run")
+    sweep.add_argument("--format", default="png", choices=("png", "svg", "html"),
+                       help="static format of the comparison figures (HTML is always "
+                            "written too); default png")
+    sweep.set_defaults(handler=_sweep)
 
     figures = commands.add_parser("figures", help="export every figure of a run")
     figures.add_argument("--run", required=True, type=Path, help="run directory to read")
@@ -113,6 +131,35 @@ def _train(arguments) -> int:
     print(f"{result.message} Wrote {arguments.out}/ (config.json, model.keras, "
           "history.json, trace.npz).", file=sys.stderr)
     return 0 if result.status != "diverged" else 1
+
+
+def _sweep(arguments) -> int:
+    from lstm_explorer import sweep
+
+    config = load_config(arguments)
+    if arguments.epochs is not None:
+        config = config.with_values({"training.epochs": arguments.epochs})
+    key, values = sweep.parse_vary(arguments.vary)
+    # Check every value before the first run trains.
+    configs = sweep.sweep_configs(config, key, values)
+    for note in configs[0].notes():
+        print(f"note: {note}", file=sys.stderr)
+    formats = ("html",) if arguments.format == "html" else ("html", arguments.format)
+    printer = _SweepPrinter(sys.stderr)
+    summaries = sweep.run_sweep(config, key, values, arguments.out, printer, formats=formats)
+    from lstm_explorer import compare
+
+    for summary in summaries:
+        metric = compare.final_metric(summary.history)
+        ratio = compare.step0_ratio(summary.history)
+        metric_text = (f"{compare.metric_name(summary.history)} {metric:.4g}"
+                       if metric is not None else "no metric")
+        ratio_text = f"{ratio:.2e}" if ratio is not None else "n/a"
+        print(f"{summary.name}: {summary.status}, {metric_text}, gradient at step 0 / "
+              f"last step {ratio_text}", file=sys.stderr)
+    print(f"Wrote {len(summaries)} run directories, {arguments.out}/comparison/ and "
+          f"{arguments.out}/{sweep.SWEEP_FILE}.", file=sys.stderr)
+    return 0 if all(s.status != "diverged" for s in summaries) else 1
 
 
 def _figures(arguments) -> int:
@@ -174,3 +221,19 @@ class _ProgressPrinter:
         elif event.kind in ("stopped", "diverged"):
             self.stream.write(f"{event.kind}: {event.message}\n")
 
+
+class _SweepPrinter:
+    """Prints a sweep's progress: a header per run, then the run's own progress lines."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.training = _ProgressPrinter(stream)
+
+    def __call__(self, event) -> None:
+        if event.kind == "run_started":
+            self.stream.write(f"== run {event.index + 1}/{event.total}: {event.name}\n")
+        elif event.kind == "training":
+            self.training(event.event)
+        elif event.kind == "run_finished":
+            self.stream.write(f"== {event.message}\n")
+        self.stream.flush()

@@ -200,6 +200,8 @@ class Trainer:
                 notes.append("Stateful stream: each batch row continues the same row of "
                              "the batch before.")
         validation = _validation_data(data, batch_size if stateful else None)
+        if stateful and validation is not None and self.config.task.get("stream"):
+            validation = tasks.arrange_for_state(*validation, batch_size)
         probe_x, probe_y = _probe_batch(data, batch_size if stateful else None)
         batches = max(1, math.ceil(len(x_train) / batch_size))
         callback = _EventCallback(self, batches, probe_x, probe_y)
@@ -298,6 +300,12 @@ class _EventCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.epoch_started = time.perf_counter()
+        if self.stateful:
+            model_module.reset_states(self.model)
+
+    def on_test_begin(self, logs=None):
+        # The validation windows are a stream of their own: start it from zero state,
+        # not from wherever the last training batch left each row.
         if self.stateful:
             model_module.reset_states(self.model)
 

@@ -91,7 +91,7 @@ def test_stateful_training_trims_to_whole_batches_and_resets_states_each_epoch(m
     events = []
     result = Trainer(config, on_event=events.append).run()
     assert result.status == "finished"
-    assert len(resets) == 3
+    assert len(resets) == 6  # at each epoch start and before each validation pass
     assert "trimmed the training set from 76 to 64" in events[0].message
     assert result.trace.inputs.shape[0] == 16
 

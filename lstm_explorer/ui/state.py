@@ -55,8 +55,15 @@ class ExplorerSession:
         job: the latest training job (running or done), if any.
         runs: finished runs, oldest first, at most `MAX_RUNS`.
         csv_text: the uploaded CSV for the csv task, if any.
-        notices: messages to show once (e.g. a bad share link).
+        notices: messages to show until dismissed (e.g. a bad share link).
         link_loaded: whether the share link has been read into `config`.
+        collected_job: the job `collect` has already dealt with.
+        preset: the key of the preset the config was last loaded from, if any.
+        last_query: the share-link query last written to the URL.
+        csv_name: the name of the uploaded CSV, if any.
+        cache: per-session memo of derived data (live figures, a run's figures, model
+            weights for the cell view); each entry records the job or run it was made
+            from, so it is rebuilt, not reused, when that changes.
     """
 
     config: ExperimentConfig = field(default_factory=ExperimentConfig.default)
@@ -66,6 +73,15 @@ class ExplorerSession:
     notices: list[str] = field(default_factory=list)
     link_loaded: bool = False
     collected_job: TrainingJob | None = None
+    preset: str | None = None
+    last_query: dict | None = None
+    csv_name: str | None = None
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        """Whether this session's job is queued, preparing or training."""
+        return self.job is not None and not self.job.snapshot().done
 
     def latest(self) -> tuple[dict | None, dict | None]:
         """History and trace arrays to draw: the running job's, else the last run's."""
@@ -86,9 +102,11 @@ class ExplorerSession:
         if job is None or self.collected_job is job:
             return None
         snapshot = job.snapshot()
-        if not snapshot.done or snapshot.result is None:
+        if not snapshot.done:
             return None
         self.collected_job = job
+        if snapshot.result is None:  # failed or cancelled: nothing to keep
+            return None
         result = snapshot.result
         arrays = result.trace.to_arrays() if result.trace is not None else {}
         number = len(self.runs) + 1 if not self.runs else _run_number(self.runs[-1]) + 1

@@ -1,0 +1,34 @@
+"""LSTM Explorer: the Streamlit entry point (`streamlit run app.py`).
+
+Registers the four pages with `st.navigation` and draws the frame they share: the
+title, the device badge and the preset picker in the sidebar, the share link read in
+before the page runs and written back after it.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import streamlit as st  # noqa: E402
+
+from lstm_explorer.ui import frame  # noqa: E402  (imports TensorFlow once per process)
+
+frame.keep_keras_state()
+
+st.set_page_config(layout="wide", page_title="LSTM Explorer", page_icon=":material/memory:")
+
+PAGES = [
+    st.Page("pages/build_train.py", title="Build & Train", icon=":material/model_training:",
+            default=True),
+    st.Page("pages/inside_cell.py", title="Inside the Cell", icon=":material/memory:"),
+    st.Page("pages/gradient_flow.py", title="Gradient Flow", icon=":material/trending_down:"),
+    st.Page("pages/parameter_guide.py", title="Parameter Guide", icon=":material/menu_book:"),
+]
+
+page = st.navigation(PAGES)
+frame.read_link()
+frame.sidebar()
+st.title(page.title)
+frame.notices()
+frame.run_page(page)
+frame.write_link()

@@ -1,0 +1,545 @@
+"""Inside the cell: one probe sequence, one time step, every gate and state with its numbers.
+
+The trace (`trace.npz` arrays, DESIGN §3) holds what each gate and state *was* at every
+step; the layer's weights say *why*. This module puts the two together for one step of
+one sample: the input x_t, the previous states, each gate's pre-activation split into its
+input, recurrent and bias terms (z = W·x_t + U·h_(t-1) + b), the gate values, and the
+cell equations written out with those numbers.
+
+Everything here is NumPy on plain arrays; `model_weights` only reads attributes of a
+Keras model (it imports neither Keras nor Streamlit), so the page stays thin and the
+tests need no browser.
+
+Example:
+
+>>> import numpy as np
+>>> steps, units = 3, 2
+>>> arrays = {"inputs": np.ones((1, steps, 1), "float32"),
+...           "layer0/h": np.full((1, steps, units), 0.5, "float32")}
+>>> weights = ModelWeights(layers={"layer0": CellWeights(
+...     "layer0", "simple_rnn", np.ones((1, units)), np.zeros((units, units)),
+...     np.zeros(units), "tanh", None, False)})
+>>> view = step_view(arrays, weights, "layer0", sample=0, step=1)
+>>> view.terms["h"]["input"].tolist(), view.values["h"].tolist()
+([1.0, 1.0], [0.5, 0.5])
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from lstm_explorer.figures import GATE_COLOURS, QUANTITY_LABELS, THEME
+
+#: What is shown per cell kind, in the order the equations compute it.
+QUANTITIES: dict[str, tuple[str, ...]] = {
+    "lstm": ("i", "f", "g", "o", "c", "h"),
+    "gru": ("z", "r", "g", "h"),
+    "simple_rnn": ("h",),
+}
+
+#: The pre-activations (z = W·x + U·h + b) shown per cell kind.
+PRE_ACTIVATIONS: dict[str, tuple[str, ...]] = {
+    "lstm": ("i", "f", "g", "o"),
+    "gru": ("z", "r", "g"),
+    "simple_rnn": ("h",),
+}
+
+# Column block of each gate in kernel / recurrent_kernel / bias (Keras order).
+_BLOCKS = {
+    "lstm": {"i": 0, "f": 1, "g": 2, "o": 3},
+    "gru": {"z": 0, "r": 1, "g": 2},
+    "simple_rnn": {"h": 0},
+}
+_CELL_KINDS = {"LSTMCell": "lstm", "GRUCell": "gru", "SimpleRNNCell": "simple_rnn"}
+_KEY = re.compile(r"^layer(\d+)(/backward)?$")
+
+
+@dataclass(frozen=True)
+class CellWeights:
+    """The weights and settings of one direction of one recurrent layer, as NumPy.
+
+    Args:
+        key: `"layer{k}"` or `"layer{k}/backward"`, as in the trace.
+        cell: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        kernel: W, shape `(input_dim, blocks·units)`.
+        recurrent_kernel: U, shape `(units, blocks·units)`.
+        bias: b, shape `(blocks·units,)` (GRU with `reset_after`: `(2, 3·units)`), or
+            `None` without bias.
+        activation: name of the activation (candidate and output), e.g. `"tanh"`.
+        recurrent_activation: name of the gate activation, e.g. `"sigmoid"`; `None` for
+            SimpleRNN.
+        go_backwards: whether this direction reads its input from the last step.
+        reset_after: GRU only: whether the reset gate is applied after the recurrent
+            matmul (Keras's default). Default: `True`.
+        stateful: whether the layer carries its state between batches (then the state
+            before step 0 is not recorded). Default: `False`.
+    """
+
+    key: str
+    cell: str
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    bias: np.ndarray | None
+    activation: str
+    recurrent_activation: str | None
+    go_backwards: bool
+    reset_after: bool = True
+    stateful: bool = False
+
+    @property
+    def units(self) -> int:
+        return int(self.recurrent_kernel.shape[0])
+
+
+@dataclass(frozen=True)
+class ModelWeights:
+    """What `step_view` needs from a model: per-direction weights, merges, embedding.
+
+    Args:
+        layers: `CellWeights` by trace key (`"layer0"`, `"layer0/backward"`, ...).
+        merge_modes: for each Bidirectional layer index, its `merge_mode`.
+            Default: `{}`.
+        embedding: the Embedding matrix `(vocab, dim)` in front of layer 0, if any.
+            Default: `None`.
+    """
+
+    layers: dict[str, CellWeights]
+    merge_modes: dict[int, str] = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class StepView:
+    """Everything the Inside-the-Cell page shows for one step of one sample.
+
+    Args:
+        key: the layer direction, e.g. `"layer0"`.
+        cell: `"lstm"`, `"gru"` or `"simple_rnn"`.
+        sample: the probe-batch sample.
+        step: the step in processing order.
+        steps: the number of steps.
+        input_position: which input position this step reads (differs from `step`
+            when the direction reads backwards).
+        x: the layer's input at this step, shape `(input_dim,)`.
+        token: the token id at this step, for a layer 0 behind an Embedding.
+        h_prev, c_prev: the states before this step, `(units,)`; `None` when they were
+            not recorded (step 0 of a stateful layer). `c_prev` is `None` for GRU and
+            SimpleRNN.
+        terms: per pre-activation (see `PRE_ACTIVATIONS`), `{"input", "recurrent",
+            "bias", "total"}` arrays of shape `(units,)` (NaN where unknown).
+        values: per quantity (see `QUANTITIES`), the recorded value at this step,
+            `(units,)`.
+        ranges: per quantity, `(low, high)` over the whole sequence, so that bars keep
+            their scale while the step moves.
+        activation, recurrent_activation: the activation names.
+    """
+
+    key: str
+    cell: str
+    sample: int
+    step: int
+    steps: int
+    input_position: int
+    x: np.ndarray
+    token: int | None
+    h_prev: np.ndarray | None
+    c_prev: np.ndarray | None
+    terms: dict[str, dict[str, np.ndarray]]
+    values: dict[str, np.ndarray]
+    ranges: dict[str, tuple[float, float]]
+    activation: str
+    recurrent_activation: str | None
+
+    @property
+    def units(self) -> int:
+        return int(self.values["h"].shape[0])
+
+
+# --- reading a model ------------------------------------------------------------------
+
+
+def _activation_name(function: Any) -> str:
+    if function is None:
+        return "linear"
+    return str(getattr(function, "__name__", function))
+
+
+def _cell_weights(key: str, layer: Any) -> CellWeights:
+    cell = layer.cell
+    kind = _CELL_KINDS.get(type(cell).__name__)
+    if kind is None:
+        raise ValueError(f"layer {layer.name!r}: cell {type(cell).__name__} is not LSTM, "
+                         "GRU or SimpleRNN")
+    bias = getattr(cell, "bias", None)
+    return CellWeights(
+        key=key,
+        cell=kind,
+        kernel=np.asarray(cell.kernel, dtype=np.float64),
+        recurrent_kernel=np.asarray(cell.recurrent_kernel, dtype=np.float64),
+        bias=None if bias is None else np.asarray(bias, dtype=np.float64),
+        activation=_activation_name(cell.activation),
+        recurrent_activation=(_activation_name(cell.recurrent_activation)
+                              if kind != "simple_rnn" else None),
+        go_backwards=bool(layer.go_backwards),
+        reset_after=bool(getattr(cell, "reset_after", True)),
+        stateful=bool(getattr(layer, "stateful", False)),
+    )
+
+
+def model_weights(model: Any) -> ModelWeights:
+    """Read the recurrent weights (and the Embedding) of a model built by `model.build`.
+
+    Args:
+        model: a Keras model whose layers form one chain (input, optional Embedding,
+            recurrent layers possibly inside Bidirectional, head).
+
+    Returns:
+        A `ModelWeights` with NumPy copies of the weights, keyed as in the trace.
+    """
+    layers: dict[str, CellWeights] = {}
+    merge_modes: dict[int, str] = {}
+    embedding = None
+    index = 0
+    for layer in model.layers:
+        if hasattr(layer, "forward_layer"):
+            layers[f"layer{index}"] = _cell_weights(f"layer{index}", layer.forward_layer)
+            layers[f"layer{index}/backward"] = _cell_weights(f"layer{index}/backward",
+                                                             layer.backward_layer)
+            merge_modes[index] = layer.merge_mode
+            index += 1
+        elif hasattr(layer, "cell") and hasattr(layer.cell, "recurrent_kernel"):
+            layers[f"layer{index}"] = _cell_weights(f"layer{index}", layer)
+            index += 1
+        elif index == 0 and hasattr(layer, "embeddings"):
+            embedding = np.asarray(layer.embeddings, dtype=np.float64)
+    return ModelWeights(layers=layers, merge_modes=merge_modes, embedding=embedding)
+
+
+# --- the numbers at one step ----------------------------------------------------------
+
+
+def parse_key(key: str) -> tuple[int, str]:
+    """`"layer1/backward"` -> `(1, "backward")`.
+
+    >>> parse_key("layer0"), parse_key("layer2/backward")
+    ((0, 'forward'), (2, 'backward'))
+    """
+    match = _KEY.match(key) if isinstance(key, str) else None
+    if not match:
+        raise ValueError(f"key={key!r}: expected 'layer0' or 'layer0/backward'")
+    return int(match.group(1)), "backward" if match.group(2) else "forward"
+
+
+def _merge(forward: np.ndarray, backward: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "concat":
+        return np.concatenate([forward, backward], axis=-1)
+    if mode == "sum":
+        return forward + backward
+    if mode == "ave":
+        return (forward + backward) / 2
+    if mode == "mul":
+        return forward * backward
+    raise ValueError(f"merge_mode={mode!r}: expected concat, sum, ave or mul")
+
+
+def layer_input(arrays: dict[str, Any], weights: ModelWeights, key: str) -> np.ndarray:
+    """The sequence a layer direction reads, `(batch, steps, input_dim)`, in its order.
+
+    Layer 0 reads the probe inputs (through the Embedding for token ids); layer k reads
+    layer k-1's output sequence as Keras passes it on: a Bidirectional layer's backward
+    half flipped back to input order and merged; a `go_backwards` direction reads it
+    from the last step.
+
+    Args:
+        arrays: the trace arrays.
+        weights: from `model_weights`.
+        key: the layer direction, e.g. `"layer1/backward"`.
+    """
+    index, _ = parse_key(key)
+    if key not in weights.layers:
+        raise ValueError(f"key={key!r}: the model has {', '.join(weights.layers)}")
+    if index == 0:
+        x = np.asarray(arrays["inputs"])
+        if weights.embedding is not None:
+            x = weights.embedding[x.astype(np.int64)]
+        elif x.ndim == 2:
+            x = x[..., None]
+    else:
+        previous = f"layer{index - 1}"
+        x = np.asarray(arrays[f"{previous}/h"], dtype=np.float64)
+        backward = arrays.get(f"{previous}/backward/h")
+        if backward is not None:
+            x = _merge(x, np.asarray(backward, dtype=np.float64)[:, ::-1],
+                       weights.merge_modes.get(index - 1, "concat"))
+    x = np.asarray(x, dtype=np.float64)
+    if weights.layers[key].go_backwards:
+        x = x[:, ::-1]
+    return x
+
+
+def _blocks(matrix: np.ndarray, count: int) -> list[np.ndarray]:
+    return np.split(matrix, count, axis=-1)
+
+
+def _range(values: np.ndarray, quantity: str, gate_activation: str | None) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    low = float(finite.min()) if finite.size else 0.0
+    high = float(finite.max()) if finite.size else 1.0
+    if quantity in ("i", "f", "o", "z", "r") and gate_activation in (
+            "sigmoid", "hard_sigmoid", None):
+        return min(0.0, low), max(1.0, high)
+    bound = max(1.0, abs(low), abs(high))
+    return -bound, bound
+
+
+def step_view(arrays: dict[str, Any], weights: ModelWeights, key: str, sample: int,
+              step: int) -> StepView:
+    """Collect the numbers of one step of one probe sample for one layer direction.
+
+    Args:
+        arrays: the trace arrays (`trace.npz` layout).
+        weights: from `model_weights` (the same model the trace was taken from).
+        key: the layer direction, e.g. `"layer0"` or `"layer0/backward"`.
+        sample: index into the probe batch.
+        step: the time step in processing order.
+
+    Raises:
+        ValueError: naming the argument that is out of range.
+    """
+    if key not in weights.layers or f"{key}/h" not in arrays:
+        raise ValueError(f"key={key!r}: not in this run; layers: {', '.join(weights.layers)}")
+    layer = weights.layers[key]
+    kind = layer.cell
+    h_all = np.asarray(arrays[f"{key}/h"], dtype=np.float64)
+    batch, steps, units = h_all.shape
+    if not isinstance(sample, int | np.integer) or not 0 <= sample < batch:
+        raise ValueError(f"sample={sample!r}: expected 0 to {batch - 1}")
+    if not isinstance(step, int | np.integer) or not 0 <= step < steps:
+        raise ValueError(f"step={step!r}: expected 0 to {steps - 1}")
+    sample, step = int(sample), int(step)
+    sequence = {name: np.asarray(arrays[f"{key}/{name}"], dtype=np.float64)[sample]
+                for name in QUANTITIES[kind]}
+    values = {name: series[step] for name, series in sequence.items()}
+    ranges = {name: _range(series, name, layer.recurrent_activation)
+              for name, series in sequence.items()}
+
+    x_sequence = layer_input(arrays, weights, key)[sample]
+    x = x_sequence[step]
+    input_position = steps - 1 - step if layer.go_backwards else step
+    token = None
+    if weights.embedding is not None and parse_key(key)[0] == 0:
+        token = int(np.asarray(arrays["inputs"])[sample, input_position])
+
+    unknown = np.full(units, np.nan)
+    if step > 0:
+        h_prev = sequence["h"][step - 1]
+        c_prev = sequence["c"][step - 1] if kind == "lstm" else None
+    elif layer.stateful:
+        h_prev = None
+        c_prev = None
+    else:
+        h_prev = np.zeros(units)
+        c_prev = np.zeros(units) if kind == "lstm" else None
+
+    names = PRE_ACTIVATIONS[kind]
+    count = len(names)
+    x_part = _blocks(x @ layer.kernel, count)
+    h_known = h_prev if h_prev is not None else unknown
+    bias = layer.bias
+    if bias is None:
+        input_bias = [np.zeros(units)] * count
+        recurrent_bias = [np.zeros(units)] * count
+    elif bias.ndim == 2:  # GRU with reset_after: [input bias, recurrent bias]
+        input_bias, recurrent_bias = _blocks(bias[0], count), _blocks(bias[1], count)
+    else:
+        input_bias, recurrent_bias = _blocks(bias, count), [np.zeros(units)] * count
+
+    terms: dict[str, dict[str, np.ndarray]] = {}
+    if kind == "gru":
+        r = values["r"]
+        if layer.reset_after:
+            h_part = _blocks(h_known @ layer.recurrent_kernel, count)
+            recurrent = [h_part[0] + recurrent_bias[0], h_part[1] + recurrent_bias[1],
+                         r * (h_part[2] + recurrent_bias[2])]
+        else:
+            gates_part = _blocks(h_known @ layer.recurrent_kernel[:, : 2 * units], 2)
+            recurrent = [gates_part[0], gates_part[1],
+                         (r * h_known) @ layer.recurrent_kernel[:, 2 * units:]]
+        for index, name in enumerate(names):
+            terms[name] = _term(x_part[index], recurrent[index], input_bias[index])
+    else:
+        h_part = _blocks(h_known @ layer.recurrent_kernel, count)
+        for index, name in enumerate(names):
+            terms[name] = _term(x_part[index], h_part[index],
+                                input_bias[index] + recurrent_bias[index])
+
+    return StepView(key=key, cell=kind, sample=sample, step=step, steps=steps,
+                    input_position=input_position, x=x, token=token, h_prev=h_prev,
+                    c_prev=c_prev, terms=terms, values=values, ranges=ranges,
+                    activation=layer.activation,
+                    recurrent_activation=layer.recurrent_activation)
+
+
+def _term(input_part, recurrent_part, bias_part) -> dict[str, np.ndarray]:
+    return {"input": input_part, "recurrent": recurrent_part, "bias": bias_part,
+            "total": input_part + recurrent_part + bias_part}
+
+
+# --- writing it out -------------------------------------------------------------------
+
+
+def number(value: float, digits: int = 3, *, paren: bool = True) -> str:
+    """A number for an equation: 3 decimals, `?` if unknown, and parentheses around a
+    negative number that follows an operator (`paren=True`).
+
+    >>> number(0.12345), number(-2.0), number(-2.0, paren=False), number(float("nan"))
+    ('0.123', '(-2.000)', '-2.000', '?')
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return "?"
+    text = f"{value:.{digits}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return f"({text})" if paren and text.startswith("-") else text
+
+
+def _latex_function(name: str | None) -> str:
+    if name in ("sigmoid", None):
+        return r"\sigma"
+    if name == "tanh":
+        return r"\tanh"
+    return r"\operatorname{" + name.replace("_", r"\_") + "}"
+
+
+def equations(view: StepView, unit: int) -> list[str]:
+    """The cell equations of one unit at the viewed step, with the numbers filled in.
+
+    One row per equation for a LaTeX `aligned` block (`lhs &= ...`); a pre-activation
+    continues on a second row with its three terms. The gate and state values are the
+    trace's own; the pre-activations are recomputed from the weights (W·x_t, U·h_(t-1),
+    b). See `equations_latex` for the block.
+
+    Args:
+        view: from `step_view`.
+        unit: which unit, 0-based.
+
+    Raises:
+        ValueError: when `unit` is out of range.
+    """
+    if not isinstance(unit, int | np.integer) or not 0 <= unit < view.units:
+        raise ValueError(f"unit={unit!r}: expected 0 to {view.units - 1}")
+    u = int(unit)
+    t = view.step
+    gate = _latex_function(view.recurrent_activation)
+    act = _latex_function(view.activation)
+    values = {name: float(value[u]) for name, value in view.values.items()}
+    h_prev = float(view.h_prev[u]) if view.h_prev is not None else math.nan
+    previous = rf"h_{{{t - 1}}}" if t > 0 else r"h_{-1}"
+    rows = []
+
+    def pre(name: str, recurrent_text: str) -> None:
+        term = view.terms[name]
+        rows.append(rf"z_{{{name}}} &= W_{{{name}}}\,x_{{{t}}} + {recurrent_text} + b_{{{name}}}"
+                    rf" \\ &= {number(term['input'][u], paren=False)} + "
+                    rf"{number(term['recurrent'][u])} + {number(term['bias'][u])} = "
+                    rf"{number(term['total'][u], paren=False)}")
+
+    def applied(name: str, function: str) -> None:
+        total = view.terms[name]["total"][u]
+        rows.append(rf"{name}_{{{t}}} &= {function}(z_{{{name}}}) = "
+                    rf"{function}({number(total, paren=False)}) = "
+                    rf"{number(values[name], paren=False)}")
+
+    if view.cell == "lstm":
+        c_prev = float(view.c_prev[u]) if view.c_prev is not None else math.nan
+        for name in ("i", "f", "o"):
+            pre(name, rf"U_{{{name}}}\,{previous}")
+            applied(name, gate)
+        pre("g", rf"U_{{g}}\,{previous}")
+        applied("g", act)
+        c, i, f, g, o = (values[name] for name in ("c", "i", "f", "g", "o"))
+        c_name = rf"c_{{{t - 1}}}" if t > 0 else r"c_{-1}"
+        rows.append(rf"c_{{{t}}} &= f_{{{t}}}\,{c_name} + i_{{{t}}}\,g_{{{t}}} \\ &= "
+                    rf"{number(f, paren=False)}\cdot{number(c_prev)} + {number(i)}\cdot"
+                    rf"{number(g)} = {number(c, paren=False)}")
+        squashed = values["h"] / o if abs(o) > 1e-12 else math.nan
+        rows.append(rf"h_{{{t}}} &= o_{{{t}}}\,{act}(c_{{{t}}}) \\ &= {number(o, paren=False)}"
+                    rf"\cdot{act}({number(c, paren=False)}) = {number(o, paren=False)}\cdot"
+                    rf"{number(squashed)} = {number(values['h'], paren=False)}")
+    elif view.cell == "gru":
+        for name in ("z", "r"):
+            pre(name, rf"U_{{{name}}}\,{previous}")
+            applied(name, gate)
+        pre("g", rf"r_{{{t}}}\odot(U_{{g}}\,{previous})")
+        applied("g", act)
+        z, g = values["z"], values["g"]
+        rows.append(rf"h_{{{t}}} &= z_{{{t}}}\,{previous} + (1 - z_{{{t}}})\,g_{{{t}}} \\ &= "
+                    rf"{number(z, paren=False)}\cdot{number(h_prev)} + {number(1 - z)}\cdot"
+                    rf"{number(g)} = {number(values['h'], paren=False)}")
+    else:
+        term = view.terms["h"]
+        rows.append(rf"h_{{{t}}} &= {act}(W\,x_{{{t}}} + U\,{previous} + b) \\ &= {act}("
+                    rf"{number(term['input'][u], paren=False)} + "
+                    rf"{number(term['recurrent'][u])} + {number(term['bias'][u])}) = {act}("
+                    rf"{number(term['total'][u], paren=False)}) = "
+                    rf"{number(values['h'], paren=False)}")
+    return rows
+
+
+def equations_latex(view: StepView, unit: int) -> str:
+    """`equations` as one LaTeX `aligned` block, for `st.latex`."""
+    return r"\begin{aligned}" + r" \\[4pt] ".join(equations(view, unit)) + r"\end{aligned}"
+
+
+def step_figure(view: StepView) -> go.Figure:
+    """Bars of every quantity at the viewed step, one panel per quantity, x = unit.
+
+    The y range of each panel covers the whole sequence, so bars keep their scale while
+    the step slider moves.
+    """
+    names = QUANTITIES[view.cell]
+    columns = len(names)
+    rows = math.ceil(len(names) / columns)
+    titles = [QUANTITY_LABELS.get(name, name).removesuffix("_t") for name in names]
+    fig = make_subplots(figure=go.Figure(layout={"template": THEME}), rows=rows,
+                        cols=columns, subplot_titles=titles, horizontal_spacing=0.08,
+                        vertical_spacing=0.25 if rows > 1 else 0.1)
+    units = np.arange(view.units)
+    for index, name in enumerate(names):
+        row, col = index // columns + 1, index % columns + 1
+        fig.add_trace(go.Bar(x=units, y=view.values[name], name=name, showlegend=False,
+                             marker_color=GATE_COLOURS.get(name, GATE_COLOURS["h"]),
+                             hovertemplate=f"unit %{{x}}<br>{name} = %{{y:.3f}}<extra></extra>"),
+                      row=row, col=col)
+        low, high = view.ranges[name]
+        fig.update_yaxes(range=[low, high], row=row, col=col)
+        fig.update_xaxes(title_text="unit", row=row, col=col)
+    direction = ", backward" if view.key.endswith("backward") else ""
+    fig.update_layout(
+        title={"text": f"Step {view.step} of {view.steps}, layer "
+                       f"{parse_key(view.key)[0]}{direction}, sample {view.sample}"},
+        height=380, bargap=0.15, margin=dict(t=110, b=60))
+    return fig
+
+
+def input_text(view: StepView, limit: int = 8) -> str:
+    """The input at the viewed step as a short line of text.
+
+    >>> import numpy as np
+    >>> view = StepView("layer0", "simple_rnn", 0, 2, 5, 2, np.array([0.5, 1.0]), None,
+    ...                 None, None, {}, {"h": np.zeros(1)}, {}, "tanh", None)
+    >>> input_text(view)
+    'x_2 = [0.500, 1.000] (input position 2)'
+    """
+    shown = ", ".join(f"{value:.3f}" for value in view.x[:limit])
+    more = f", … ({len(view.x)} values)" if len(view.x) > limit else ""
+    token = f"token id {view.token} → " if view.token is not None else ""
+    return (f"x_{view.step} = {token}[{shown}{more}] (input position {view.input_position})")

@@ -1,0 +1,233 @@
+"""The frame every page shares: the share link in and out, presets, the device badge.
+
+`app.py` calls `read_link` and `sidebar` before the page runs and `write_link` after it,
+so the URL always holds the configuration being edited (only what differs from the
+defaults) and a link opened later restores it.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import streamlit as st
+
+from lstm_explorer import model as model_module
+from lstm_explorer import presets
+from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.ui import widgets
+from lstm_explorer.ui.state import ExplorerSession, session
+
+# Query keys that belong to Streamlit itself, not to the config.
+STREAMLIT_KEYS = ("embed", "embed_options")
+PRESET_KEY = "preset"
+PICKER_KEY = "preset_picker"
+
+
+def config_from_link(query: Mapping[str, Any]) -> tuple[ExperimentConfig, str | None, list[str]]:
+    """Read a share link: the config, the preset it names (if any), and what went wrong.
+
+    A link never breaks the page: every key that cannot be used is named in a message
+    and its default is used instead. `preset=KEY` starts from that preset; the other
+    keys change it. `task.path` is ignored: in the app a CSV is uploaded, never read
+    from the server's disk.
+
+    Args:
+        query: key → text (or list of texts), e.g. `st.query_params.to_dict()`.
+
+    Returns:
+        `(config, preset key or None, messages)`.
+
+    Example:
+
+    >>> config, preset, problems = config_from_link({"layer1.units": "abc"})
+    >>> config.model["layers"][0]["units"], preset, len(problems)
+    (32, None, 1)
+    """
+    query = {key: value for key, value in query.items() if key not in STREAMLIT_KEYS}
+    messages: list[str] = []
+    preset_key = None
+    preset_text = query.pop(PRESET_KEY, None)
+    if isinstance(preset_text, list | tuple):
+        preset_text = preset_text[-1] if preset_text else None
+    base: dict[str, str] = {}
+    if preset_text is not None:
+        try:
+            preset = presets.get(str(preset_text))
+        except KeyError:
+            known = ", ".join(p.key for p in presets.PRESETS)
+            messages.append(f"`preset={str(preset_text)[:60]!r}`: there is no such preset "
+                            f"(known: {known}); the defaults were used.")
+        else:
+            preset_key = preset.key
+            base = preset.build().to_query()
+    if "task.path" in query:
+        query.pop("task.path")
+        messages.append("`task.path`: the app does not read files on the server; upload "
+                        "the CSV on the Build & Train page instead. It was ignored.")
+    config, problems = ExperimentConfig.from_query({**base, **query})
+    for problem in problems:
+        given = query.get(problem.field, problem.value)  # the link's own text, if a key
+        if isinstance(given, list | tuple):
+            given = given[-1] if given else ""
+        messages.append(f"`{problem.field}` = `{_short(given)}`: {problem.message}. "
+                        f"The default was used for {problem.field}.")
+    return config, preset_key, messages
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _query_now() -> dict[str, Any]:
+    return {key: value for key, value in st.query_params.to_dict().items()
+            if key not in STREAMLIT_KEYS}
+
+
+def read_link() -> None:
+    """Load the config from the URL on a session's first run, and whenever a link
+    (e.g. a "try it" link of the Parameter Guide) changed the URL since the app wrote it.
+
+    An empty query string after the first run is a page switch, not a reset.
+    """
+    explorer = session()
+    query = _query_now()
+    first = not explorer.link_loaded
+    changed = bool(query) and query != (explorer.last_query or {})
+    if not first and not changed:
+        return
+    explorer.link_loaded = True
+    if not query:
+        return
+    config, preset_key, messages = config_from_link(query)
+    explorer.config = config
+    explorer.preset = preset_key
+    widgets.reset_widgets()
+    if messages:
+        explorer.notices.append(
+            "**This link has settings that could not be used**; the defaults were used "
+            "for them:\n\n" + "\n".join(f"- {message}" for message in messages))
+
+
+def write_link() -> None:
+    """Write the config being edited to the URL (only what differs from the defaults)."""
+    explorer = session()
+    wanted = explorer.config.to_query()
+    if _query_now() != wanted:
+        st.query_params.from_dict(wanted)
+    explorer.last_query = wanted
+
+
+def notices() -> None:
+    """Show the session's pending notices, each with a button that dismisses it."""
+    explorer = session()
+    for index, notice in enumerate(list(explorer.notices)):
+        box = st.container(border=True)
+        box.warning(notice)
+        if box.button("Dismiss", key=f"dismiss-{index}-{hash(notice)}"):
+            explorer.notices.remove(notice)
+            st.rerun()
+
+
+def _apply_preset() -> None:
+    key = st.session_state.get(PICKER_KEY)
+    if key is None:
+        return
+    explorer = session()
+    explorer.config = presets.get(key).build()
+    explorer.preset = key
+    widgets.reset_widgets()
+
+
+def preset_picker(explorer: ExplorerSession) -> None:
+    """The preset selector in the sidebar, with the preset's "what to look for" text."""
+    keys = [preset.key for preset in presets.PRESETS]
+    index = keys.index(explorer.preset) if explorer.preset in keys else None
+    chosen = st.sidebar.selectbox(
+        "Preset", keys, index=index, key=PICKER_KEY, on_change=_apply_preset,
+        format_func=lambda key: presets.get(key).title, placeholder="Choose an experiment",
+        help="A ready-made experiment: picking one replaces the current settings.")
+    if chosen is not None:
+        preset = presets.get(chosen)
+        modified = explorer.config != preset.build()
+        if modified:
+            st.sidebar.caption("You have changed settings since loading this preset.")
+        st.sidebar.markdown(f"**What to look for.** {preset.look_for}")
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    """Where training runs (asked once per process)."""
+    return model_module.device_label()
+
+
+def sidebar() -> None:
+    """The shared sidebar: app name, device badge, preset picker."""
+    explorer = session()
+    st.sidebar.markdown("### LSTM Explorer")
+    label = device_label()
+    st.sidebar.badge(label, icon=":material/memory:",
+                     color="green" if label.startswith("GPU") else "gray")
+    preset_picker(explorer)
+
+
+def keep_keras_state() -> None:
+    """Stop Streamlit from calling `keras.backend.clear_session()` after every script run.
+
+    Streamlit's script runner "cleans problem modules" at the end of each run, fragment
+    reruns included: with Keras imported it calls `keras.backend.clear_session()`, which
+    replaces Keras's global state trackers for every thread, resets TensorFlow's default
+    graph, empties the eager kernel cache and runs a full garbage collection. In a
+    server where models train on background threads that breaks them (DESIGN §4: never
+    call `clear_session` in the app), and at two live redraws a second it slowed a
+    training run tenfold. Matplotlib is still closed as Streamlit does. Idempotent.
+    """
+    try:
+        from streamlit.runtime.scriptrunner import script_runner
+    except ImportError:  # pragma: no cover - a Streamlit without that module
+        return
+    current = getattr(script_runner, "_clean_problem_modules", None)
+    if current is None or getattr(current, "keeps_keras_state", False):
+        return
+
+    def clean_problem_modules_except_keras() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close("all")
+
+    clean_problem_modules_except_keras.keeps_keras_state = True
+    script_runner._clean_problem_modules = clean_problem_modules_except_keras
+
+
+_RUN = threading.local()
+
+
+def run_page(page: Any) -> None:
+    """Run the selected page inside the frame (`app.py` calls this)."""
+    _RUN.framed = True
+    try:
+        page.run()
+    finally:
+        _RUN.framed = False
+
+
+def require_frame() -> None:
+    """Call first in every page: make sure the page runs inside `app.py`'s frame.
+
+    Because the page files live in `pages/`, Streamlit starts a fresh process in its
+    legacy multipage mode, which runs a page file directly, without `app.py`, until the
+    first `st.navigation` call switches that mode off. That happens when the first
+    request after a server start opens a page other than the main one (a share link, or
+    a classroom reloading after a restart), and in every `AppTest` run. The page then
+    switches the legacy mode off and reruns, so `app.py` runs and routes to it.
+    """
+    if getattr(_RUN, "framed", False):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

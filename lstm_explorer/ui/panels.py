@@ -1,0 +1,282 @@
+"""Panels the pages draw: model summary, cuDNN badge, training progress, live charts,
+run status and downloads.
+
+Each `*_panel` function draws; the numbers come from the library (`model.describe`,
+`model.cudnn_eligible`, `figures.*`, `jobs.Snapshot`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from lstm_explorer import figures
+from lstm_explorer import model as model_module
+from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.errors import ConfigError
+from lstm_explorer.jobs import DIVERGED, FAILED, FINISHED, STOPPED, Snapshot, TrainingJob
+from lstm_explorer.ui import downloads
+from lstm_explorer.ui.state import ExplorerSession, Run
+
+CHART_CONFIG = {"displaylogo": False}
+LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
+CHARTS_EVERY = 2.0  # seconds between redraws of its charts
+
+
+# --- model summary -------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def model_rows(config_json: str) -> list[dict]:
+    """`model.describe(build(config))` for a config given as JSON (cached per config).
+
+    Raises:
+        ConfigError: when the model cannot be built here (e.g. use_cudnn=True without a
+            GPU).
+    """
+    config = ExperimentConfig.from_json(config_json)
+    return model_module.describe(model_module.build(config))
+
+
+@st.cache_resource(show_spinner=False)
+def gpu_present() -> bool:
+    return bool(model_module.gpu_names())
+
+
+def summary_panel(config: ExperimentConfig) -> bool:
+    """The layer table with parameter formulas, the device and the cuDNN verdict.
+
+    Returns:
+        Whether the model can be built here (training needs that).
+    """
+    try:
+        rows = model_rows(config.to_json(indent=None))
+    except ConfigError as error:
+        st.error(f"**{error.field}**: {error.message}")
+        return False
+    total = sum(row["params"] for row in rows)
+    st.markdown(f"**Model** · {total:,} parameters")
+    st.dataframe(
+        [{"layer": row["name"], "type": row["type"], "output shape": row["output_shape"],
+          "parameters": row["params"]} for row in rows],
+        hide_index=True, width="stretch")
+    formulas = [f"- `{row['name']}`: {row['formula']}" for row in rows if row["formula"]]
+    if formulas:
+        st.markdown("\n".join(formulas))
+    cudnn_panel(config)
+    return True
+
+
+def cudnn_panel(config: ExperimentConfig) -> None:
+    """Would Keras run the fused cuDNN kernel, here and on a GPU, and if not, why."""
+    here = model_module.cudnn_eligible(config, gpu_present=gpu_present())
+    on_gpu = model_module.cudnn_eligible(config, gpu_present=True)
+    if here.eligible:
+        st.badge("cuDNN kernel: yes", icon=":material/bolt:", color="green")
+        st.caption("Every recurrent layer runs on the fused cuDNN kernel of this GPU.")
+    elif on_gpu.eligible:
+        st.badge("cuDNN kernel: on a GPU, yes", icon=":material/bolt:", color="blue")
+        st.caption("No GPU is visible here, so Keras runs its generic kernel on the CPU; "
+                   "on a GPU these settings would use the fused cuDNN kernel.")
+    else:
+        st.badge("cuDNN kernel: no", icon=":material/block:", color="orange")
+        st.caption("Keras cannot use the fused cuDNN kernel even on a GPU because of: "
+                   + "; ".join(on_gpu.reasons) + ".")
+
+
+# --- training ------------------------------------------------------------------------
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "?"
+    value = max(0.0, float(value))
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def progress_text(snapshot: Snapshot) -> str:
+    """One line: epoch, batch, loss, time left (or the queue place).
+
+    >>> progress_text(Snapshot(status="running", epoch=2, epochs=10, batch=5, batches=25,
+    ...                        loss=0.1234, elapsed=3.0, remaining=12.0))
+    'Epoch 2 of 10 · batch 5 of 25 · loss 0.1234 · 3 s so far, about 12 s left'
+    """
+    if snapshot.status == "queued":
+        place = f"place {snapshot.place}" if snapshot.place else "next"
+        return f"Waiting for a free trainer: {place} in the queue."
+    if snapshot.status == "preparing":
+        return snapshot.message or "Generating data and building the model..."
+    parts = [f"Epoch {max(snapshot.epoch, 1)} of {snapshot.epochs}"]
+    if snapshot.batches:
+        parts.append(f"batch {snapshot.batch} of {snapshot.batches}")
+    if snapshot.loss is not None:
+        parts.append(f"loss {snapshot.loss:.4g}")
+    time_text = f"{_seconds(snapshot.elapsed)} so far"
+    if snapshot.remaining is not None and not snapshot.done:
+        time_text += f", about {_seconds(snapshot.remaining)} left"
+    parts.append(time_text)
+    return " · ".join(parts)
+
+
+def progress_panel(snapshot: Snapshot) -> None:
+    """Progress bar and the line of numbers under it."""
+    st.progress(min(1.0, max(0.0, snapshot.fraction)), text=progress_text(snapshot))
+
+
+def status_panel(status: str, message: str) -> None:
+    """How a run ended; a diverged run is told as a lesson, not as a crash."""
+    if status == FINISHED:
+        st.success(message or "Training finished.")
+    elif status == STOPPED:
+        st.info(message or "Training stopped; the model keeps what it learned.")
+    elif status == DIVERGED:
+        st.error("**The training diverged: the loss became NaN or infinite.** This is "
+                 "what exploding gradients look like: each update made the weights "
+                 "larger until the numbers overflowed.\n\n" + message + "\n\nOpen the "
+                 "Gradient Flow page to see the gradient norms grow toward the early "
+                 "steps before the blow-up.", icon=":material/school:")
+    elif status == FAILED:
+        st.error(message or "Training failed.")
+    elif message:
+        st.info(message)
+
+
+def layer_keys(config: ExperimentConfig) -> list[str]:
+    """The trace keys of a config's recurrent layers (`layer0`, `layer0/backward`, ...)."""
+    keys = []
+    for index in range(len(config.model["layers"])):
+        keys.append(f"layer{index}")
+        if config.model["bidirectional"]:
+            keys.append(f"layer{index}/backward")
+    return keys
+
+
+def layer_label(key: str) -> str:
+    """A trace key as the figures name it, with the settings tab it belongs to.
+
+    The figures count recurrent layers from 0 (as the trace does); the settings and
+    share links from 1 (`layer1.units`), so the label says both.
+
+    >>> layer_label("layer0"), layer_label("layer1/backward")
+    ('layer 0 (settings: Layer 1)', 'layer 1, backward (settings: Layer 2)')
+    """
+    index, _, rest = key.removeprefix("layer").partition("/")
+    return (f"layer {int(index)}" + (f", {rest}" if rest else "")
+            + f" (settings: Layer {int(index) + 1})")
+
+
+def live_figures(explorer: ExplorerSession, token: Any, history: dict | None,
+                 arrays: dict | None, layer: str) -> dict[str, Any]:
+    """The live charts for one layer, rebuilt only when the data changed."""
+    cache_key = ("live", token, layer)
+    cached = explorer.cache.get("live")
+    if cached is not None and cached[0] == cache_key:
+        return cached[1]
+    index = int(layer.split("/")[0].removeprefix("layer"))
+    direction = "backward" if layer.endswith("/backward") else "forward"
+    has_layer = arrays is not None and f"{layer}/h" in arrays
+    charts = {"loss": figures.loss_curves(history),
+              "gradient_flow": figures.gradient_flow(history, layer)}
+    if has_layer and f"{layer}/i" in arrays or has_layer and f"{layer}/z" in arrays:
+        charts["gates"] = figures.gate_heatmaps(arrays, index, direction=direction)
+    elif not has_layer:
+        charts["gates"] = figures.empty_figure(
+            "Gate activations", "No trace yet: the gates appear after the first epoch.")
+    if has_layer:
+        charts["states"] = figures.state_heatmaps(arrays, index, direction=direction)
+    else:
+        charts["states"] = figures.empty_figure(
+            "Hidden and cell states", "No trace yet: the states appear after the first epoch.")
+    explorer.cache["live"] = (cache_key, charts)
+    return charts
+
+
+def chart(fig: Any, key: str, height: int | None = None) -> None:
+    """Draw a figure with its own theme (the one the exports use)."""
+    if height is not None and fig.layout.height != height:
+        fig.update_layout(height=height)
+    st.plotly_chart(fig, key=key, theme=None, config=CHART_CONFIG)
+
+
+def charts_panel(charts: dict[str, Any], prefix: str) -> None:
+    """Loss, gradient flow, gates and states, one under the other at full width."""
+    for name in ("loss", "gradient_flow", "gates", "states"):
+        if name in charts:
+            chart(charts[name], f"{prefix}-{name}", 440)
+
+
+def live(body: Callable[[], None], *, job: TrainingJob | None, running: bool,
+         every: float = LIVE_EVERY) -> None:
+    """Run `body` as a fragment that redraws every `every` seconds while `job` runs.
+
+    When the job ends during a redraw, the whole page reruns once, so the finished run
+    is collected and the redraws stop.
+    """
+    def fragment() -> None:
+        if running and job is not None and job.snapshot().done:
+            st.rerun()
+        body()
+
+    st.fragment(fragment, run_every=every if running else None)()
+
+
+# --- downloads -----------------------------------------------------------------------
+
+
+def config_downloads(config: ExperimentConfig) -> None:
+    """The config as JSON and as a standalone Keras script."""
+    left, right = st.columns(2)
+    left.download_button("Config (JSON)", downloads.config_json(config),
+                         file_name="lstm_config.json", mime=downloads.MIME["json"],
+                         icon=":material/download:", on_click="ignore", key="dl-config")
+    right.download_button("Keras script (.py)", lambda: downloads.script_text(config),
+                          file_name="train_lstm.py", mime=downloads.MIME["py"],
+                          icon=":material/code:", on_click="ignore", key="dl-script")
+
+
+def run_downloads(explorer: ExplorerSession, run: Run) -> None:
+    """The trained model, its history, its trace and every figure of a run."""
+    result = run.result
+    stem = run.name.split(":")[0].replace(" ", "_")
+    columns = st.columns(3)
+    columns[0].download_button(
+        "Model (.keras)", lambda: downloads.model_keras(result),
+        file_name=f"{stem}.keras", mime=downloads.MIME["keras"], icon=":material/download:",
+        on_click="ignore", key="dl-model", disabled=result is None)
+    columns[1].download_button(
+        "History (CSV)", downloads.history_csv(run.history), file_name=f"{stem}_history.csv",
+        mime=downloads.MIME["csv"], icon=":material/download:", on_click="ignore",
+        key="dl-history")
+    columns[2].download_button(
+        "Trace (.npz)", lambda: downloads.trace_npz(result), file_name=f"{stem}_trace.npz",
+        mime=downloads.MIME["npz"], icon=":material/download:", on_click="ignore",
+        key="dl-trace", disabled=result is None or result.trace is None)
+    st.caption("Figures, rendered at 1200×700 like the command-line export (each file is "
+               "made when you click):")
+    for name, fig in run_figures(explorer, run).items():
+        label, png, svg = st.columns([3, 1, 1])
+        label.markdown(f"`{name}`")
+        for column, fmt in ((png, "png"), (svg, "svg")):
+            column.download_button(
+                fmt.upper(), _figure_maker(fig, fmt), file_name=f"{stem}_{name}.{fmt}",
+                mime=downloads.MIME[fmt], on_click="ignore", key=f"dl-{name}-{fmt}")
+
+
+def _figure_maker(fig: Any, fmt: str) -> Callable[[], bytes]:
+    return lambda: downloads.figure_file(fig, fmt)
+
+
+def run_figures(explorer: ExplorerSession, run: Run) -> dict[str, Any]:
+    """`figures.all_figures` of a run, built once per run."""
+    cached = explorer.cache.get("run_figures")
+    if cached is not None and cached[0] is run:
+        return cached[1]
+    built = figures.all_figures(run.history, run.arrays or None)
+    explorer.cache["run_figures"] = (run, built)
+    return built
+
+
+def snapshot_of(job: TrainingJob | None) -> Snapshot | None:
+    return None if job is None else job.snapshot()

@@ -1,0 +1,137 @@
+"""Build & Train: set every argument, see the model, train it and watch it learn."""
+
+import streamlit as st
+
+from lstm_explorer import tasks
+from lstm_explorer.errors import ConfigError
+from lstm_explorer.ui import frame, panels, widgets
+from lstm_explorer.ui.state import describe_config, job_queue, session
+
+frame.require_frame()
+explorer = session()
+explorer.collect()
+
+settings_column, model_column = st.columns([5, 6], gap="medium")
+
+with settings_column:
+    st.markdown("**Settings** · every argument; hover the ? of a setting for its help")
+    settings = st.container(height=720, border=False)
+    with settings:
+        values = widgets.config_editor(explorer.config)
+    config, error = widgets.apply_values(explorer.config, values)
+    if error is not None:
+        st.error(widgets.error_text(error), icon=":material/error:")
+    elif config != explorer.config:
+        explorer.config = config
+
+    csv_ready = True
+    if config.task["name"] == "csv":
+        box = st.container(border=True)
+        box.markdown("**Your CSV file** (one numeric column is modelled; see *Column* "
+                     "under Task)")
+        limit_mb = tasks.MAX_CSV_BYTES // (1024 * 1024)
+        upload = box.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="csv_upload",
+                                   max_upload_size=limit_mb,
+                                   help=f"Up to {limit_mb} MB and "
+                                        f"{tasks.MAX_CSV_ROWS:,} rows; a header row and the "
+                                        "delimiter are detected.")
+        if upload is not None:
+            explorer.csv_text = upload.getvalue()
+            explorer.csv_name = upload.name
+        if explorer.csv_text is None:
+            box.info("Upload a CSV file to train on the csv task.")
+            csv_ready = False
+        else:
+            try:
+                series = tasks.read_csv_series(explorer.csv_text, config.task["column"])
+            except ConfigError as problem:
+                box.error(f"**{problem.field}**: {problem.message}")
+                csv_ready = False
+            else:
+                box.caption(f"Using {explorer.csv_name or 'the uploaded file'}: "
+                            f"{len(series.values):,} values.")
+
+with model_column:
+    notes = config.notes()
+    if notes:
+        st.info("\n".join(f"- {note}" for note in notes), icon=":material/info:")
+    buildable = panels.summary_panel(config)
+
+    running = explorer.running
+    train_column, stop_column, info_column = st.columns([1, 1, 2])
+    train = train_column.button("Train", type="primary", icon=":material/play_arrow:",
+                                disabled=running or not buildable or not csv_ready,
+                                key="train", width="stretch")
+    stop = stop_column.button("Stop", icon=":material/stop:", disabled=not running,
+                              key="stop", width="stretch",
+                              help="Stops after the current batch; the model keeps what it "
+                                   "has learned.")
+    if train:
+        job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
+        csv = explorer.csv_text if config.task["name"] == "csv" else None
+        explorer.job = job_queue().submit(job_config, csv_text=csv,
+                                          name=describe_config(job_config))
+        explorer.cache.pop("live", None)
+        st.rerun()  # redraw the buttons and start the live view of the new job
+    if stop and explorer.job is not None:
+        explorer.job.stop()
+        st.rerun()
+    if explorer.runs:
+        info_column.caption(f"{len(explorer.runs)} run(s) kept in this session; Inside "
+                            "the Cell and Gradient Flow show them.")
+
+    def progress_view() -> None:
+        snapshot = panels.snapshot_of(explorer.job)
+        if snapshot is not None and not snapshot.done:
+            panels.progress_panel(snapshot)
+            return
+        if explorer.runs:
+            run = explorer.runs[-1]
+            panels.status_panel(run.history.get("status", ""), run.history.get("message", ""))
+        if snapshot is not None and (not explorer.runs or snapshot.result is None):
+            panels.status_panel(snapshot.status, snapshot.message)  # failed or cancelled
+        if snapshot is None and not explorer.runs:
+            st.caption("Press **Train**: the loss, the gradient flow through time, the "
+                       "gates and the states appear below and are redrawn while the model "
+                       "learns, at every epoch.")
+
+    panels.live(progress_view, job=explorer.job, running=running)
+
+    with st.expander("Downloads", expanded=False):
+        st.caption("This configuration:")
+        panels.config_downloads(config)
+        if explorer.runs:
+            run = explorer.runs[-1]
+            st.caption(f"The latest run, {run.name}:")
+            panels.run_downloads(explorer, run)
+        else:
+            st.caption("Train once to download the model, its history, its trace and "
+                       "its figures.")
+
+job = explorer.job
+layer_options = panels.layer_keys(job.config if running and job else
+                                  explorer.runs[-1].config if explorer.runs else config)
+if len(layer_options) > 1 and (running or explorer.runs):
+    watched = st.selectbox("Layer to watch", layer_options, format_func=panels.layer_label,
+                           key="live_layer")
+else:
+    watched = layer_options[0]
+
+
+def charts_view() -> None:
+    history, arrays = explorer.latest()
+    if history is None:
+        return
+    snapshot = panels.snapshot_of(explorer.job)
+    if snapshot is not None and not snapshot.done:
+        token = (id(explorer.job), len(snapshot.rows), id(snapshot.trace))
+    else:
+        token = ("run", id(explorer.runs[-1]) if explorer.runs else None)
+    layer = watched if arrays is None or f"{watched}/h" in arrays else "layer0"
+    charts = panels.live_figures(explorer, token, history, arrays, layer)
+    panels.charts_panel(charts, "live")
+
+
+# The progress line redraws often; the charts change once per epoch, so they redraw less
+# often (every redraw sends every figure to the browser again).
+panels.live(charts_view, job=explorer.job, running=running, every=panels.CHARTS_EVERY)

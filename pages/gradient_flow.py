@@ -1,0 +1,42 @@
+"""Gradient Flow: how much of the loss's gradient reaches each time step, epoch by epoch."""
+
+import streamlit as st
+
+from lstm_explorer import figures, readings
+from lstm_explorer.ui import frame, panels
+from lstm_explorer.ui.state import session
+
+frame.require_frame()
+explorer = session()
+explorer.collect()
+running = explorer.running
+
+
+def gradient_view() -> None:
+    history, _ = explorer.latest()
+    rows = (history or {}).get("epochs") or []
+    layers = figures.layers_in(history=history) if rows else []
+    if not layers:
+        st.info("No gradients recorded yet. Train a model on the Build & Train page: "
+                "after every epoch the trainer measures ‖∂L/∂h_t‖ at every step of a "
+                "fixed probe batch.", icon=":material/info:")
+        st.page_link("pages/build_train.py", label="Go to Build & Train",
+                     icon=":material/model_training:")
+        return
+    pick_layer, pick_quantity = st.columns(2)
+    layer = pick_layer.selectbox("Layer", layers, format_func=panels.layer_label,
+                                 key="gradient_layer")
+    has_c = any(layer in ((row.get("probe") or {}).get("grad_c") or {}) for row in rows)
+    quantities = ["grad_h", "grad_c"] if has_c else ["grad_h"]
+    quantity = pick_quantity.radio(
+        "Gradient of", quantities, horizontal=True, key="gradient_quantity",
+        format_func={"grad_h": "hidden state h", "grad_c": "cell state c"}.get)
+    if running:
+        st.caption("Training is running: these charts update after every epoch.")
+    st.info(readings.gradient_reading(history, layer, quantity), icon=":material/insights:")
+    panels.chart(figures.gradient_flow(history, layer), "gradient-flow", 460)
+    panels.chart(figures.gradient_heatmap(history, layer, quantity), "gradient-heatmap", 460)
+    panels.chart(figures.weight_gradient_norms(history, layer), "weight-gradients", 460)
+
+
+panels.live(gradient_view, job=explorer.job, running=running, every=1.0)

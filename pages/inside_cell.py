@@ -1,0 +1,75 @@
+"""Inside the Cell: scrub through one probe sequence and read every gate with its numbers."""
+
+import streamlit as st
+
+from lstm_explorer import cell_view, figures
+from lstm_explorer.ui import frame, panels
+from lstm_explorer.ui.state import session
+
+frame.require_frame()
+explorer = session()
+explorer.collect()
+runs = [run for run in explorer.runs if run.arrays and run.result is not None]
+
+if not runs:
+    if explorer.running:
+        st.info("A training is running; the cell view opens once it has finished (or "
+                "after you press Stop). Its weights must hold still to be read.",
+                icon=":material/hourglass_top:")
+    elif explorer.runs:
+        last = explorer.runs[-1]
+        st.info(f"No run has a trace yet: {last.name} ended "
+                f"({last.history.get('status', '')}) before its first epoch was traced. "
+                "Train again on the Build & Train page: after one epoch, this page shows "
+                "what every gate did at every step.", icon=":material/info:")
+    else:
+        st.info("No trained run yet. Train a model on the Build & Train page: after one "
+                "epoch, this page shows what every gate did at every step.",
+                icon=":material/info:")
+    st.page_link("pages/build_train.py", label="Go to Build & Train",
+                 icon=":material/model_training:")
+else:
+    names = [run.name for run in runs]
+    run_name = st.selectbox("Run", names, index=len(names) - 1, key="cell_run")
+    run = runs[names.index(run_name)]
+    cache = {name: weights for name, weights in explorer.cache.get("weights", {}).items()
+             if name in names}  # forget the weights of runs no longer kept
+    if run.name not in cache:
+        cache[run.name] = cell_view.model_weights(run.result.model)
+    explorer.cache["weights"] = cache
+    weights = cache[run.name]
+    arrays = run.arrays
+    keys = [key for key in weights.layers if f"{key}/h" in arrays]
+
+    batch, steps, _ = arrays[f"{keys[0]}/h"].shape
+    pick_sample, pick_layer, pick_unit = st.columns(3)
+    sample = pick_sample.slider("Probe sample", 0, batch - 1, 0, key="cell_sample",
+                                help="Which sequence of the fixed probe batch to show.")
+    key = pick_layer.selectbox("Layer", keys, format_func=panels.layer_label,
+                               key="cell_layer")
+    units = arrays[f"{key}/h"].shape[2]
+    unit = pick_unit.slider("Unit for the equations", 0, units - 1, 0, key="cell_unit")
+    step = st.slider("Time step (processing order)", 0, steps - 1, steps - 1,
+                     key="cell_step",
+                     help="Drag to move through the sequence; every panel follows.")
+
+    view = cell_view.step_view(arrays, weights, key, sample, step)
+    panels.chart(cell_view.step_figure(view), "cell-bars")
+    numbers, context_column = st.columns([1, 1], gap="large")
+    with numbers:
+        st.markdown(f"**Input at this step:** {cell_view.input_text(view)}")
+        st.markdown(f"**The {view.cell.upper().replace('_', '')} equations for unit {unit}** "
+                    "(gate and state values from the trace, pre-activations from the "
+                    "layer's weights)")
+        st.latex(cell_view.equations_latex(view, unit))
+        if view.h_prev is None:
+            st.caption("This layer is stateful: the state it started this batch with is "
+                       "not recorded, so terms that need it show '?'.")
+    with context_column:
+        quantity = "c" if view.cell == "lstm" else "h"
+        index = int(key.split("/")[0].removeprefix("layer"))
+        direction = "backward" if key.endswith("/backward") else "forward"
+        context = figures.unit_lines(arrays, index, sample, quantity=quantity,
+                                     direction=direction)
+        context.add_vline(x=step, line_width=2, line_dash="dash", line_color="#444444")
+        panels.chart(context, "cell-context", 460)

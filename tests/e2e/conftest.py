@@ -1,0 +1,47 @@
+"""Fixtures for the browser tests: one real app server and one browser per module."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.server import app_server, launch_browser
+
+SCREENSHOTS = Path(os.environ.get("LSTM_EXPLORER_SCREENSHOTS", "/tmp/lstm-explorer-screens"))
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    with app_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot():
+    """Save a named screenshot (the README's come from here, see docs/screenshots.sh)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name: str, full_page: bool = False) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return save

@@ -1,0 +1,301 @@
+"""The lab: every experiment is valid and small, and every conclusion is read from the runs."""
+
+import dataclasses
+import math
+import re
+
+import pytest
+
+from lstm_explorer import compare, lab
+from lstm_explorer.compare import RunSummary
+from lstm_explorer.config import ExperimentConfig
+
+T = 10
+
+
+def recall_config(cell="lstm", **layer):
+    return ExperimentConfig.from_dict({
+        "task": {"name": "recall", "seq_len": T, "lag": T - 1, "n_samples": 1000},
+        "model": {"cell": cell, "layers": [{"units": 4, **layer}]}})
+
+
+def decaying(per_step):
+    """grad_h[t] = per_step ** (T - 1 - t): 10**-(T-1-t) for per_step 0.1, flat for 1."""
+    return [per_step ** (T - 1 - t) for t in range(T)]
+
+
+def run(name, grad_h, accuracy=0.125, config=None, grad_c=None, status="finished",
+        epochs=3, readings=None, value=None):
+    rows = []
+    for epoch in range(1, epochs + 1):
+        probe = {"grad_h": {"layer0": list(grad_h)},
+                 "saturation": {"layer0": {"i": 0.1, "f": 0.2, "o": 0.3}}}
+        if grad_c is not None:
+            probe["grad_c"] = {"layer0": list(grad_c)}
+        rows.append({"epoch": epoch, "loss": 1.0, "val_loss": 1.1, "accuracy": accuracy,
+                     "val_accuracy": accuracy, "seconds": 0.5, "probe": probe})
+    return RunSummary(name, config, {"epochs": rows, "status": status}, readings or {},
+                      value=value)
+
+
+def cells(simple=0.1, gru=0.5, lstm=1.0, accuracies=(0.12, 0.13, 0.9)):
+    return [run("SimpleRNN", decaying(simple), accuracies[0], recall_config("simple_rnn")),
+            run("GRU", decaying(gru), accuracies[1], recall_config("gru")),
+            run("LSTM", decaying(lstm), accuracies[2], recall_config("lstm"))]
+
+
+def numbers(text):
+    return re.findall(r"\d+(?:\.\d+)?(?:e[+-]\d+)?%?", text)
+
+
+# --- the experiments -----------------------------------------------------------------------
+
+
+def test_there_are_seven_experiments_with_unique_keys_titles_and_texts():
+    assert len(lab.EXPERIMENTS) == 7
+    assert len({e.key for e in lab.EXPERIMENTS}) == 7
+    assert len({e.title for e in lab.EXPERIMENTS}) == 7
+    assert all(len(e.look_for) > 80 for e in lab.EXPERIMENTS)
+    with pytest.raises(KeyError, match="cells, lag"):
+        lab.get("nope")
+
+
+@pytest.mark.parametrize("experiment", lab.EXPERIMENTS, ids=lambda e: e.key)
+def test_every_experiment_builds_two_to_six_valid_runs(experiment):
+    named = experiment.configs()
+    assert compare.MIN_RUNS <= len(named) <= compare.MAX_RUNS
+    assert len({name for name, _ in named}) == len(named)
+    configs = [config for _, config in named]
+    assert all(isinstance(config, ExperimentConfig) for config in configs)
+    assert compare.differing_parameters(configs), "the runs must differ in something"
+    short = experiment.configs(epochs=1)
+    assert all(config.training["epochs"] == 1 for _, config in short)
+
+
+def test_every_experiment_was_measured_under_a_minute():
+    assert all(e.seconds is not None and e.seconds < 60 for e in lab.EXPERIMENTS)
+
+
+def test_the_cells_experiment_compares_the_three_cells_on_one_long_lag_task():
+    configs = dict(lab.get("cells").configs())
+    assert [c.model["cell"] for c in configs.values()] == ["simple_rnn", "gru", "lstm"]
+    rows = compare.differing_parameters(list(configs.values()))
+    assert [row["key"] for row in rows] == ["model.cell"]
+
+
+def test_the_lag_experiment_puts_the_answer_at_the_first_step():
+    for _, config in lab.get("lag").configs():
+        assert config.task["lag"] == config.task["seq_len"] - 1
+
+
+def test_the_dropout_experiment_names_cudnn_in_its_conclusion_from_the_configs():
+    experiment = lab.get("dropout")
+    summaries = [run(name, decaying(1.0), config=config)
+                 for name, config in experiment.configs()]
+    text = experiment.conclude(summaries)
+    assert "recurrent_dropout=0.3 (layer1: recurrent_dropout=0.3 (cuDNN needs 0))" in text
+    assert "cuDNN kernel for no dropout and dropout=0.3" in text
+
+
+# --- conclusions are computed from the runs ------------------------------------------------
+
+
+def test_the_cells_conclusion_states_the_measured_gradients_and_their_ratio():
+    text = lab.conclude_cells(cells())
+    # grad_h = 10**-(T-1-t): step 0 gets 1e-9 of the last step's; 0.5**9 = 2.0e-03; flat: 1.
+    assert "1.0e-09 of the last step's in the SimpleRNN" in text
+    assert "2.0e-03 in the GRU" in text and "1.0e+00 in the LSTM" in text
+    assert ("Compared with the SimpleRNN, the LSTM keeps 1.0 billion times more gradient at "
+            "step 0, the GRU 2.0 million times.") in text
+    assert "SimpleRNN 12%, GRU 13%, LSTM 90% (chance 12.5%)" in text
+    assert "Only the LSTM beat chance." in text
+
+
+def test_the_cells_conclusion_changes_when_the_numbers_change():
+    before = lab.conclude_cells(cells())
+    after = lab.conclude_cells(cells(simple=0.01, gru=1.0, lstm=0.5,
+                                     accuracies=(0.8, 0.85, 0.1)))
+    assert before != after
+    assert "1.0e-18 of the last step's in the SimpleRNN" in after
+    assert ("Compared with the SimpleRNN, the GRU keeps 1.0e+18 times more gradient at step 0, "
+            "the LSTM 2.0e+15 times.") in after
+    assert "Only the SimpleRNN and GRU beat chance." in after
+    assert "More gradient at step 0 did not decide it" not in after
+    reversed_text = lab.conclude_cells(cells(accuracies=(0.9, 0.12, 0.12)))
+    assert "Only the SimpleRNN beat chance." in reversed_text
+    assert "More gradient at step 0 did not decide it: the LSTM" in reversed_text
+
+
+def test_the_cells_conclusion_survives_a_diverged_run_and_missing_configs():
+    summaries = cells()
+    summaries[0] = run("SimpleRNN", [None] * T, status="diverged")
+    text = lab.conclude_cells(summaries)
+    assert "no finite gradient (the run diverged) in the SimpleRNN" in text
+    assert "the LSTM keeps 512 times more gradient at step 0 than the GRU" in text  # 1/0.5**9
+    bare = [RunSummary(s.name, None, s.history) for s in cells()]
+    assert "Final validation accuracy: SimpleRNN 0.12" in lab.conclude_cells(bare)
+
+
+def test_the_lag_conclusion_reads_gradient_and_accuracy_against_the_lag():
+    def lag_run(lag, ratio, accuracy):
+        config = ExperimentConfig.from_dict({"task": {"name": "recall", "seq_len": lag + 1,
+                                                      "lag": lag, "n_samples": 1000}})
+        return run(f"lag {lag}", [ratio] + [1.0] * lag, accuracy, config, value=lag)
+
+    text = lab.conclude_lag([lag_run(5, 0.2, 1.0), lag_run(10, 3e-3, 0.6),
+                             lag_run(20, 4e-7, 0.12)])
+    assert "2.0e-01 at lag 5, 3.0e-03 at lag 10, 4.0e-07 at lag 20" in text
+    assert "5.7 orders of magnitude less" in text  # log10(0.2 / 4e-7)
+    assert "beat chance up to lag 10 and not beyond" in text
+    other = lab.conclude_lag([lag_run(5, 0.2, 0.12), lag_run(10, 0.2, 0.11)])
+    assert "about the same at every lag" in other and "did not beat chance at any lag" in other
+
+
+def test_the_lag_conclusion_notices_when_step0_gets_more_gradient_than_the_last_step():
+    def lag_run(lag, ratio):
+        return run(f"lag {lag}", [ratio] + [1.0] * lag, value=lag)
+
+    text = lab.conclude_lag([lag_run(5, 0.2), lag_run(10, 16.0), lag_run(20, 4.5)])
+    assert "At lag 10 and 20 step 0 gets more gradient than the last step" in text
+    assert "more gradient than the last step" not in lab.conclude_lag(
+        [lag_run(5, 0.2), lag_run(10, 0.1)])
+
+
+def test_the_dropout_conclusion_calls_out_overfitting_from_the_curves():
+    def dropout_run(name, losses, val_losses):
+        rows = [{"epoch": e, "loss": loss, "val_loss": val, "seconds": 0.2}
+                for e, (loss, val) in enumerate(zip(losses, val_losses), start=1)]
+        return RunSummary(name, None, {"epochs": rows})
+
+    overfit = dropout_run("no dropout", [0.3, 0.2, 0.1, 0.07], [0.25, 0.18, 0.2, 0.24])
+    steady = dropout_run("recurrent_dropout=0.3", [0.3, 0.2, 0.16, 0.15],
+                         [0.25, 0.17, 0.14, 0.13])
+    text = lab.conclude_dropout([overfit, steady])
+    assert ("no dropout overfits: its validation loss was lowest at epoch 2 (0.18) and rose "
+            "to 0.24, while its training loss fell from 0.2 to 0.07.") in text
+    assert "recurrent_dropout=0.3 overfits" not in text
+    assert "The lowest validation loss is recurrent_dropout=0.3's (0.13)." in text
+
+
+def test_the_forget_bias_conclusion_uses_the_measured_forget_gate_and_cell_gradient():
+    def bias_run(name, f, ratio):
+        return run(name, decaying(1.0), grad_c=[ratio] + [1.0] * (T - 1),
+                   readings={"gate_means": {"layer0": {"f": f, "i": 0.5}}})
+
+    text = lab.conclude_forget_bias([bias_run("on", 0.81, 2e-2), bias_run("off", 0.55, 1e-4),
+                                     bias_run("low", 0.06, 1e-12)])
+    assert "on 0.81, off 0.55, low 0.06" in text
+    assert "on 2.0e-02, off 1.0e-04, low 1.0e-12" in text
+    assert "(on) keeps 20.0 billion times more gradient in its cell state" in text
+    flipped = lab.conclude_forget_bias([bias_run("on", 0.81, 1e-12), bias_run("low", 0.06, 2e-2)])
+    assert "*less* cell-state gradient" in flipped
+
+
+def test_the_exploding_conclusion_says_which_run_diverged_and_how_large_the_gradients_got():
+    def norms_row(epoch, loss, norm):
+        return {"epoch": epoch, "loss": loss,
+                "probe": {"weight_grad_norms": {"layer0": {"kernel": norm, "bias/f": 1.0}}}}
+
+    clipped_config = ExperimentConfig.from_dict({"training": {"clipnorm": 1.0}})
+    wild = RunSummary("no clipping", ExperimentConfig.default(), {
+        "status": "diverged",
+        "epochs": [norms_row(1, 4.0, 2.5e5), {"epoch": 2, "loss": math.nan}]})
+    tame = RunSummary("clipnorm=1.0", clipped_config, {
+        "status": "finished", "epochs": [norms_row(1, 0.3, 31.0), norms_row(2, 0.08, 12.0)]})
+    text = lab.conclude_exploding([wild, tame])
+    assert "no clipping diverged in epoch 2" in text and "2.5e+05" in text
+    assert "clipnorm=1.0 finished all 2 epochs with a final training loss of 0.08" in text
+    assert "3.1e+01" in text
+    assert "Clipping kept the run finite where the unclipped one blew up." in text
+    calm = RunSummary("no clipping", ExperimentConfig.default(), {
+        "status": "finished", "epochs": [norms_row(1, 0.5, 400.0)]})
+    assert "No run diverged" in lab.conclude_exploding([calm, tame])
+    assert "13 times that of clipnorm=1.0" in lab.conclude_exploding([calm, tame])
+
+
+def test_the_stateful_conclusion_compares_carried_and_reset_state_errors():
+    stateless = RunSummary("stateless", None, {"epochs": []},
+                           {"stream_mse": 0.02, "persistence_mse": 0.05})
+    stateful = RunSummary("stateful", None, {"epochs": []},
+                          {"stream_mse_carry": 0.005, "stream_mse_reset": 0.04})
+    text = lab.conclude_stateful([stateless, stateful])
+    assert "stateless 0.02" in text and "stateful 0.005 carrying its state" in text
+    assert "0.04 with reset_state()" in text
+    assert "8.0 times higher" in text and "beats the stateless model by 4.0 times" in text
+    stateful.readings["stream_mse_reset"] = 0.005
+    assert "less than 10%" in lab.conclude_stateful([stateless, stateful])
+
+
+def test_the_direction_conclusion_reads_where_each_run_meets_the_answer():
+    forward = run("forward", decaying(0.1), 0.12, recall_config())
+    back = run("go_backwards", decaying(1.0), 0.97, recall_config(go_backwards=True))
+    bidirectional_config = ExperimentConfig.from_dict({
+        "task": {"name": "recall", "seq_len": T, "lag": T - 1, "n_samples": 1000},
+        "model": {"bidirectional": True, "layers": [{"units": 4}]}})
+    both = run("Bidirectional", decaying(0.5), 0.99, bidirectional_config)
+    text = lab.conclude_direction([forward, back, both])
+    assert f"forward reads it {T - 1} steps before its last step" in text
+    assert "1.0e-09 of the last step's" in text
+    assert "go_backwards reads it at its last step" in text
+    assert "Bidirectional's backward half" in text and "2.0e-03" in text
+    assert "Only the go_backwards and Bidirectional beat chance." in text
+
+
+@pytest.mark.parametrize("experiment", lab.EXPERIMENTS, ids=lambda e: e.key)
+def test_every_conclusion_handles_runs_with_no_data(experiment):
+    empty = [RunSummary(name, config, {"epochs": [], "status": "diverged"})
+             for name, config in experiment.configs()]
+    text = experiment.conclude(empty)
+    assert isinstance(text, str) and text
+
+
+@pytest.mark.parametrize("experiment", lab.EXPERIMENTS, ids=lambda e: e.key)
+def test_every_experiment_draws_its_figures_from_synthetic_runs(experiment):
+    summaries = [run(name, decaying(0.5), config=config, grad_c=decaying(0.7),
+                     readings={"gate_mean_by_step": {"layer0": {"f": [0.7] * T}},
+                               "batch_losses": [[1, 1, 2, 0.3], [1, 2, 2, 0.2]]},
+                     value=(experiment.sweep[1][index] if experiment.sweep else None))
+                 for index, (name, config) in enumerate(experiment.configs())]
+    figures = experiment.make_figures(summaries)
+    assert list(figures) == list(experiment.figures)
+    assert all(fig.data for fig in figures.values())
+
+
+# --- real, tiny runs -----------------------------------------------------------------------
+
+TINY_ADDING = {"task": {"name": "adding", "seq_len": 8, "n_samples": 48},
+               "model": {"layers": [{"units": 3}]},
+               "training": {"epochs": 5, "batch_size": 16}}
+
+
+def test_the_cells_experiment_runs_for_real_and_concludes_on_each_cell(tmp_path):
+    experiment = dataclasses.replace(lab.get("cells"), base=TINY_ADDING)
+    events = []
+    summaries, conclusion = lab.run_experiment(experiment, events.append, epochs=1,
+                                               out_dir=tmp_path)
+    assert [s.name for s in summaries] == ["SimpleRNN", "GRU", "LSTM"]
+    assert [s.config.model["cell"] for s in summaries] == ["simple_rnn", "gru", "lstm"]
+    assert all(len(s.history["epochs"]) == 1 for s in summaries)
+    for summary in summaries:
+        assert f"in the {summary.name}" in conclusion
+        ratio = compare.step0_ratio(summary.history)
+        assert f"{ratio:.1e}" in conclusion  # the measured number, not a canned one
+    assert "always answering 1.0 scores 0.167" in conclusion
+    assert {e.index for e in events if e.kind == "training"} == {0, 1, 2}
+    assert (tmp_path / "conclusion.txt").read_text().strip() == conclusion
+    figures = sorted(p.name for p in (tmp_path / "comparison").glob("*.html"))
+    assert figures == ["gradient_flow.html", "loss_curves.html", "saturation.html",
+                       "step0_gradient.html"]
+
+
+def test_the_stateful_experiment_measures_the_stream_with_and_without_resets():
+    tiny = {"task": {"name": "sine", "seq_len": 4, "n_samples": 64, "stream": True},
+            "model": {"layers": [{"units": 3}]},
+            "training": {"epochs": 1, "batch_size": 8}}
+    experiment = dataclasses.replace(lab.get("stateful"), base=tiny)
+    summaries, conclusion = lab.run_experiment(experiment)
+    stateless, stateful = summaries
+    assert set(stateless.readings) >= {"stream_mse", "persistence_mse"}
+    assert set(stateful.readings) >= {"stream_mse_carry", "stream_mse_reset"}
+    assert f"{stateful.readings['stream_mse_carry']:.3g}" in conclusion
+    assert f"{stateless.readings['stream_mse']:.3g}" in conclusion
