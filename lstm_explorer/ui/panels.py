@@ -22,7 +22,7 @@ from lstm_explorer.ui.state import ExplorerSession, Run
 
 CHART_CONFIG = {"displaylogo": False}
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
-CHARTS_EVERY = 2.0  # seconds between redraws of its charts
+CHARTS_EVERY = 1.0  # seconds between redraws of its charts
 
 
 # --- model summary -------------------------------------------------------------------

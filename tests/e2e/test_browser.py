@@ -21,11 +21,17 @@ def assert_no_exception(page):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-def chart_points(page) -> int:
-    """How many points the plotly charts on the page hold, summed over their traces."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .flatMap(plot => plot.data || [])
-        .reduce((total, trace) => total + ((trace.z || trace.y || []).length || 0), 0)""")
+def chart_data(page) -> str:
+    """A fingerprint of the data in every plotly chart on the page."""
+    return page.evaluate("""() => {
+        const text = Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .map(plot => JSON.stringify(plot.data || [])).join('|');
+        let hash = 0;
+        for (let index = 0; index < text.length; index++) {
+            hash = (hash * 31 + text.charCodeAt(index)) | 0;
+        }
+        return `${text.length}:${hash}`;
+    }""")
 
 
 def test_every_page_opens_without_an_error(page, app_url, screenshot):
@@ -41,17 +47,18 @@ def test_every_page_opens_without_an_error(page, app_url, screenshot):
 def test_training_draws_charts_that_update_while_it_runs_and_stop_keeps_the_run(
         page, app_url, screenshot):
     open_app(page, app_url, {"training.epochs": "40"})
-    page.get_by_role("button", name="Train").click()
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Train").click()
     page.wait_for_selector(CHART, timeout=60_000)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2",
                            timeout=60_000)
-    first = chart_points(page)
+    first = chart_data(page)
     deadline = time.monotonic() + 90
-    while chart_points(page) <= first and time.monotonic() < deadline:
+    while chart_data(page) == first and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert chart_points(page) > first, "the charts did not change while training ran"
+    assert chart_data(page) != first, "the charts did not change while training ran"
+    assert page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").is_enabled(), "training ended too soon"
     screenshot(page, "build_and_train_live")
-    page.get_by_role("button", name="Stop").click()
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped", exact=False).first.wait_for(timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
