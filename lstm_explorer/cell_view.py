@@ -525,7 +525,7 @@ def step_figure(view: StepView) -> go.Figure:
     direction = ", backward" if view.key.endswith("backward") else ""
     fig.update_layout(
         title={"text": f"Step {view.step} of {view.steps}, layer "
-                       f"{parse_key(view.key)[0]}{direction}, sample {view.sample}"},
+                       f"{parse_key(view.key)[0] + 1}{direction}, sample {view.sample}"},
         height=380, bargap=0.15, margin=dict(t=110, b=60))
     return fig
 

@@ -354,16 +354,20 @@ def _status_note(history: Mapping[str, Any] | None) -> str:
 
 
 def _layer_label(layer: str) -> str:
-    """'layer0/backward' -> 'layer 0, backward' for titles."""
+    """'layer0/backward' -> 'layer 1, backward' for titles.
+
+    Trace keys count layers from 0 (DESIGN.md §3); people, settings and share links
+    count them from 1, so titles do too.
+    """
     m = _LAYER_NAME.match(layer)
     if not m:
         return layer
-    return f"layer {m.group(1)}" + (", backward" if m.group(2) else "")
+    return f"layer {int(m.group(1)) + 1}" + (", backward" if m.group(2) else "")
 
 
 def _direction_label(prefix: str) -> str:
     k = prefix.split("/")[0].removeprefix("layer")
-    return f"layer {k}" + (", backward" if "backward" in prefix else "")
+    return f"layer {int(k) + 1}" + (", backward" if "backward" in prefix else "")
 
 
 def _symmetric_range(values: np.ndarray, at_least: float) -> tuple[float, float]:

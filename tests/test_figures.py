@@ -361,7 +361,7 @@ def test_gate_saturation_reads_the_chosen_epoch_of_a_history():
 
 def test_gate_saturation_accepts_a_bare_summary_with_one_bar_group_per_layer():
     fig = figures.gate_saturation({"layer0": {"i": 0.1, "f": 0.2}, "layer1": {"i": 0.3}})
-    assert list(fig.data[0].x) == ["layer 0", "layer 1"]
+    assert list(fig.data[0].x) == ["layer 1", "layer 2"]
     assert list(fig.data[0].y) == pytest.approx([0.1, 0.3])
 
 

@@ -157,14 +157,13 @@ def layer_label(key: str) -> str:
     """A trace key as the figures name it, with the settings tab it belongs to.
 
     The figures count recurrent layers from 0 (as the trace does); the settings and
-    share links from 1 (`layer1.units`), so the label says both.
+    share links from 1 (`layer1.units`); people see the numbers from 1 everywhere.
 
     >>> layer_label("layer0"), layer_label("layer1/backward")
-    ('layer 0 (settings: Layer 1)', 'layer 1, backward (settings: Layer 2)')
+    ('Layer 1', 'Layer 2, backward')
     """
     index, _, rest = key.removeprefix("layer").partition("/")
-    return (f"layer {int(index)}" + (f", {rest}" if rest else "")
-            + f" (settings: Layer {int(index) + 1})")
+    return f"Layer {int(index) + 1}" + (f", {rest}" if rest else "")
 
 
 def live_figures(explorer: ExplorerSession, token: Any, history: dict | None,

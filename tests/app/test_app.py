@@ -176,12 +176,12 @@ def test_training_a_tiny_model_fills_every_chart():
     assert len(session.runs) == 1 and session.runs[0].history["status"] == "finished"
     assert "Finished 2 epochs" in text(at, "success")
     charts = figures(at)
-    gates = charts["Gate activations, layer 0"]
+    gates = charts["Gate activations, layer 1"]
     assert [trace["name"] for trace in gates["data"]] == ["i", "f", "g", "o"]
     assert array(gates["data"][0]["z"]).shape == (4, 6)  # units × steps
-    states = charts["Hidden and cell states, layer 0"]
+    states = charts["Hidden and cell states, layer 1"]
     assert array(states["data"][0]["z"]).shape == (4, 6)
-    flow = charts["Gradient flow through time, layer 0"]
+    flow = charts["Gradient flow through time, layer 1"]
     assert len(array(flow["data"][0]["y"])) == 6  # one norm per step
     loss = charts["Training and validation loss"]
     assert len(array(loss["data"][0]["y"])) == 2  # one point per epoch
@@ -191,7 +191,7 @@ def test_training_a_tiny_model_fills_every_chart():
 
     at.switch_page("pages/inside_cell.py").run()
     no_exceptions(at)
-    bars = figures(at)["Step 5 of 6, layer 0, sample 0"]
+    bars = figures(at)["Step 5 of 6, layer 1, sample 0"]
     assert [trace["name"] for trace in bars["data"]] == ["i", "f", "g", "o", "c", "h"]
     assert len(array(bars["data"][0]["y"])) == 4
     (latex,) = at.latex
@@ -202,8 +202,8 @@ def test_training_a_tiny_model_fills_every_chart():
     at.switch_page("pages/gradient_flow.py").run()
     no_exceptions(at)
     assert "At epoch 2 the gradient reaching step 0" in text(at, "info")
-    assert {"Gradient flow through time, layer 0",
-            "Weight gradient norms per gate, layer 0"} <= set(figures(at))
+    assert {"Gradient flow through time, layer 1",
+            "Weight gradient norms per gate, layer 1"} <= set(figures(at))
 
 
 def test_stop_ends_a_running_job_with_status_stopped():
@@ -295,7 +295,7 @@ def test_a_stacked_bidirectional_gru_through_every_page():
     no_exceptions(at)
     at.selectbox(key="live_layer").select("layer1/backward").run()
     no_exceptions(at)
-    gates = figures(at)["Gate activations, layer 1, backward"]
+    gates = figures(at)["Gate activations, layer 2, backward"]
     assert [trace["name"] for trace in gates["data"]] == ["z", "r", "g"]
     at.switch_page("pages/inside_cell.py").run()
     at.selectbox(key="cell_layer").select("layer1/backward").run()
@@ -304,4 +304,4 @@ def test_a_stacked_bidirectional_gru_through_every_page():
     at.switch_page("pages/gradient_flow.py").run()
     at.selectbox(key="gradient_layer").select("layer0/backward").run()
     no_exceptions(at)
-    assert "‖∂L/∂h_t‖ over training, layer 0, backward" in figures(at)
+    assert "‖∂L/∂h_t‖ over training, layer 1, backward" in figures(at)

@@ -41,7 +41,16 @@ def screenshot():
 
     def save(page, name: str, full_page: bool = False) -> Path:
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+        if not full_page:
+            page.screenshot(path=str(path))
+            return path
+        # Streamlit scrolls inside its own container, so a "full page" screenshot of the
+        # document shows one viewport only: make the viewport tall instead.
+        size = page.viewport_size
+        page.set_viewport_size({"width": size["width"], "height": 2400})
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(path))
+        page.set_viewport_size(size)
         return path
 
     return save
