@@ -1,6 +1,6 @@
 """LSTM Explorer: the Streamlit entry point (`streamlit run app.py`).
 
-Registers the four pages with `st.navigation` and draws the frame they share: the
+Registers the pages with `st.navigation` and draws the frame they share: the
 title, the device badge and the preset picker in the sidebar, the share link read in
 before the page runs and written back after it.
 """
@@ -22,6 +22,8 @@ PAGES = [
             default=True),
     st.Page("pages/inside_cell.py", title="Inside the Cell", icon=":material/memory:"),
     st.Page("pages/gradient_flow.py", title="Gradient Flow", icon=":material/trending_down:"),
+    st.Page("pages/compare_runs.py", title="Compare Runs", icon=":material/compare_arrows:"),
+    st.Page("pages/lab.py", title="The Lab", icon=":material/science:"),
     st.Page("pages/parameter_guide.py", title="Parameter Guide", icon=":material/menu_book:"),
 ]
 

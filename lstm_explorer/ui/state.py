@@ -64,6 +64,8 @@ class ExplorerSession:
         cache: per-session memo of derived data (live figures, a run's figures, model
             weights for the cell view); each entry records the job or run it was made
             from, so it is rebuilt, not reused, when that changes.
+        batch: the session's sweeps and lab experiments (`ui.batch.BatchState`), trained
+            on a thread of their own; `collect` keeps their runs too.
     """
 
     config: ExperimentConfig = field(default_factory=ExperimentConfig.default)
@@ -77,6 +79,7 @@ class ExplorerSession:
     last_query: dict | None = None
     csv_name: str | None = None
     cache: dict = field(default_factory=dict)
+    batch: Any = None
 
     @property
     def running(self) -> bool:
@@ -97,7 +100,12 @@ class ExplorerSession:
         return None, None
 
     def collect(self) -> Run | None:
-        """Keep the finished job as a run (once); returns the new run, if any."""
+        """Keep the finished job as a run (once); returns the new run, if any.
+
+        The runs of a finished sweep or lab experiment (`batch`) are kept here too.
+        """
+        if self.batch is not None:
+            self.batch.collect(self)
         job = self.job
         if job is None or self.collected_job is job:
             return None
@@ -109,9 +117,16 @@ class ExplorerSession:
             return None
         result = snapshot.result
         arrays = result.trace.to_arrays() if result.trace is not None else {}
-        number = len(self.runs) + 1 if not self.runs else _run_number(self.runs[-1]) + 1
-        run = Run(name=f"run {number}: {describe_config(result.config)}",
-                  config=result.config, history=result.history, arrays=arrays, result=result)
+        return self.add_run(describe_config(result.config), result.config, result.history,
+                            arrays, result)
+
+    def add_run(self, label: str, config: ExperimentConfig, history: dict, arrays: dict,
+                result: Any = None) -> Run:
+        """Keep a finished training as the next numbered run, `"run N: label"`; beyond
+        `MAX_RUNS` the oldest is dropped, with a notice that says so."""
+        number = _run_number(self.runs[-1]) + 1 if self.runs else 1
+        run = Run(name=f"run {number}: {label}", config=config, history=history,
+                  arrays=arrays, result=result)
         self.runs.append(run)
         if len(self.runs) > MAX_RUNS:
             dropped = self.runs.pop(0)

@@ -241,11 +241,11 @@ def test_progress_lines():
     assert "3.3 min so far, about 6.7 min left" in panels.progress_text(long)
 
 
-def test_layer_keys_and_labels():
+def test_layer_pickers_list_both_directions_and_number_layers_from_one():
     config = DEFAULT.with_values({"model.num_layers": 2, "model.bidirectional": True})
     assert panels.layer_keys(config) == ["layer0", "layer0/backward", "layer1",
                                          "layer1/backward"]
-    assert panels.layer_label("layer1/backward") == "layer 1, backward (settings: Layer 2)"
+    assert panels.layer_label("layer1/backward") == "Layer 2, backward"
 
 
 def test_widget_keys_derive_from_flat_keys():
