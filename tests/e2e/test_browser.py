@@ -57,7 +57,7 @@ def test_training_draws_charts_that_update_while_it_runs_and_stop_keeps_the_run(
         time.sleep(0.5)
     assert chart_data(page) != first, "the charts did not change while training ran"
     assert page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").is_enabled(), "training ended too soon"
-    screenshot(page, "build_and_train_live")
+    screenshot(page, "build_and_train_live", full_page=True)
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped", exact=False).first.wait_for(timeout=60_000)
     wait_idle(page)
