@@ -33,21 +33,25 @@ from lstm_explorer import presets, tasks  # noqa: E402
 from lstm_explorer.training import Trainer  # noqa: E402
 
 
+def _timed(run):
+    """Wall time and this process's CPU time (less disturbed by other processes)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
 def plain_fit(config, data, callbacks=()):
     model = model_module.build(config)
-    start = time.perf_counter()
-    model.fit(data.x_train, data.y_train, batch_size=config.training["batch_size"],
-              epochs=config.training["epochs"], validation_data=(data.x_val, data.y_val),
-              verbose=0, callbacks=list(callbacks))
-    return time.perf_counter() - start
+    return _timed(lambda: model.fit(
+        data.x_train, data.y_train, batch_size=config.training["batch_size"],
+        epochs=config.training["epochs"], validation_data=(data.x_val, data.y_val),
+        verbose=0, callbacks=list(callbacks)))
 
 
 def trainer_fit(config, data, trace):
     trainer = Trainer(config, data=data, trace=trace)
     trainer.prepare()
-    start = time.perf_counter()
-    trainer.run()
-    return time.perf_counter() - start
+    return _timed(trainer.run)
 
 
 def tensorboard_fit(config, data):
@@ -69,18 +73,23 @@ def main() -> None:
         "tensorboard": lambda: tensorboard_fit(config, data),
     }
     variants["plain"]()  # warm-up: first use of TensorFlow's kernels in this process
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    walls: dict[str, list[float]] = {name: [] for name in variants}
+    cpus: dict[str, list[float]] = {name: [] for name in variants}
     for round_number in range(arguments.rounds):
         for name, run in variants.items():
-            times[name].append(run())
+            wall, cpu = run()
+            walls[name].append(wall)
+            cpus[name].append(cpu)
         print(f"round {round_number + 1}: " + ", ".join(
-            f"{name} {values[-1]:.2f}s" for name, values in times.items()), flush=True)
-    medians = {name: statistics.median(values) for name, values in times.items()}
+            f"{name} {values[-1]:.2f}s" for name, values in walls.items()), flush=True)
+    wall_medians = {name: statistics.median(values) for name, values in walls.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpus.items()}
     print(f"\npreset {arguments.preset!r}: {config.training['epochs']} epochs, "
           f"{len(data.x_train)} training sequences of {config.task['seq_len']} steps")
-    for name, median in medians.items():
-        print(f"{name:>13}: median {median:6.2f} s   ratio to plain fit "
-              f"{median / medians['plain']:.3f}")
+    for name in variants:
+        print(f"{name:>13}: wall median {wall_medians[name]:6.2f} s, ratio to plain fit "
+              f"{wall_medians[name] / wall_medians['plain']:.3f}   |   CPU median "
+              f"{cpu_medians[name]:6.2f} s, ratio {cpu_medians[name] / cpu_medians['plain']:.3f}")
 
 
 if __name__ == "__main__":
