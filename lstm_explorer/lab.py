@@ -560,15 +560,15 @@ def conclude_exploding(summaries: Sequence[RunSummary]) -> str:
 
     Example:
 
-    >>> wild = RunSummary("no clipping", None, {"status": "diverged", "epochs": [
+    >>> wild = RunSummary("No clipping", None, {"status": "diverged", "epochs": [
     ...     {"epoch": 1, "loss": 5.0, "probe": {"weight_grad_norms": {"layer0": {"kernel": 3e4}}}},
     ...     {"epoch": 2, "loss": float("nan")}]})
-    >>> tame = RunSummary("clipnorm=1.0", None, {"status": "finished", "epochs": [
+    >>> tame = RunSummary("With clipnorm=1.0", None, {"status": "finished", "epochs": [
     ...     {"epoch": 1, "loss": 0.5, "probe": {"weight_grad_norms": {"layer0": {"kernel": 40.0}}}},
     ...     {"epoch": 2, "loss": 0.2, "probe": {"weight_grad_norms": {"layer0": {"kernel": 12.0}}}}]})
     >>> print(conclude_exploding([wild, tame]))  # doctest: +NORMALIZE_WHITESPACE
-    no clipping diverged in epoch 2 (the loss became NaN); its largest weight-gradient norm
-    before that was 3.0e+04. clipnorm=1.0 finished all 2 epochs with a final training loss
+    No clipping diverged in epoch 2 (the loss became NaN); its largest weight-gradient norm
+    before that was 3.0e+04. With clipnorm=1.0 finished all 2 epochs with a final training loss
     of 0.2; its largest weight-gradient norm was 4.0e+01. Clipping kept the run finite where
     the unclipped one blew up.
     """
@@ -1004,8 +1004,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
               "model": {"layers": [{"units": 32, "activation": "relu"}]},
               "training": {"epochs": 6, "optimizer": "sgd", "learning_rate": 1.0,
                            "batch_size": 32}},
-        variants=(("no clipping", {"training.clipnorm": None}),
-                  ("clipnorm=1.0", {"training.clipnorm": 1.0})),
+        variants=(("No clipping", {"training.clipnorm": None}),
+                  ("With clipnorm=1.0", {"training.clipnorm": 1.0})),
         progress_every=1,
         seconds=5,
         conclude=conclude_exploding,

@@ -197,17 +197,17 @@ def test_the_exploding_conclusion_says_which_run_diverged_and_how_large_the_grad
                 "probe": {"weight_grad_norms": {"layer0": {"kernel": norm, "bias/f": 1.0}}}}
 
     clipped_config = ExperimentConfig.from_dict({"training": {"clipnorm": 1.0}})
-    wild = RunSummary("no clipping", ExperimentConfig.default(), {
+    wild = RunSummary("No clipping", ExperimentConfig.default(), {
         "status": "diverged",
         "epochs": [norms_row(1, 4.0, 2.5e5), {"epoch": 2, "loss": math.nan}]})
     tame = RunSummary("clipnorm=1.0", clipped_config, {
         "status": "finished", "epochs": [norms_row(1, 0.3, 31.0), norms_row(2, 0.08, 12.0)]})
     text = lab.conclude_exploding([wild, tame])
-    assert "no clipping diverged in epoch 2" in text and "2.5e+05" in text
+    assert "No clipping diverged in epoch 2" in text and "2.5e+05" in text
     assert "clipnorm=1.0 finished all 2 epochs with a final training loss of 0.08" in text
     assert "3.1e+01" in text
     assert "Clipping kept the run finite where the unclipped one blew up." in text
-    calm = RunSummary("no clipping", ExperimentConfig.default(), {
+    calm = RunSummary("No clipping", ExperimentConfig.default(), {
         "status": "finished", "epochs": [norms_row(1, 0.5, 400.0)]})
     assert "No run diverged" in lab.conclude_exploding([calm, tame])
     assert "13 times that of clipnorm=1.0" in lab.conclude_exploding([calm, tame])
