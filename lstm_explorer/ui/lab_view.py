@@ -43,7 +43,7 @@ def plan_text(experiment: lab.Experiment, epochs: int | None = None) -> str:
     >>> plan_text(lab.get("cells"))
     '3 runs (SimpleRNN, GRU, LSTM), 10 epochs each; about 43 s on a 2-core CPU.'
     >>> plan_text(lab.get("exploding"), epochs=2)
-    '2 runs (no clipping, clipnorm=1.0), 2 epochs each (the experiment has 6).'
+    '2 runs (No clipping, With clipnorm=1.0), 2 epochs each (the experiment has 6).'
     """
     names = [name for name, _ in experiment.variants]
     own = experiment.base_config().training["epochs"]
