@@ -11,6 +11,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import streamlit as st  # noqa: E402
 
+from lstm_explorer import limits  # noqa: E402
+
+# Size TensorFlow's thread pools for the trainings this server runs at once, before
+# TensorFlow starts (once per process; see limits.thread_pools for the reasoning).
+limits.configure_threads()
+
 from lstm_explorer.ui import frame  # noqa: E402  (imports TensorFlow once per process)
 
 frame.keep_keras_state()

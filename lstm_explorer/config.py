@@ -107,9 +107,12 @@ class ExperimentConfig:
         """Parse and validate a config from JSON text."""
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as error:
+        except (ValueError, TypeError, RecursionError) as error:
+            # ValueError covers bad JSON, bad UTF-8 and integers of over 4300 digits;
+            # RecursionError arrays or objects nested thousands deep.
+            reason = "nested too deeply" if isinstance(error, RecursionError) else error
             raise ConfigError("config", _shorten(text),
-                              f"is not valid JSON ({error}); a config is a JSON object "
+                              f"is not valid JSON ({reason}); a config is a JSON object "
                               'such as {"task": {"name": "adding"}}') from None
         return cls.from_dict(data)
 
@@ -499,10 +502,16 @@ def _require_mapping(field: str, value: Any) -> dict:
     return dict(value)
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,59}")
+
+
 def _reject_unknown(field: str, data: Mapping, allowed) -> None:
     for key in data:
         if key not in allowed:
-            raise ConfigError(f"{field}.{key}" if field != "config" else key, data[key],
+            # A key that is not a plain name (empty, huge, odd characters) is shown quoted
+            # and shortened, so that the field stays readable.
+            name = key if _NAME.fullmatch(key) else _shorten(repr(key))
+            raise ConfigError(f"{field}.{name}" if field != "config" else name, data[key],
                               f"unknown key; {field} allows {', '.join(allowed)}")
 
 
@@ -576,14 +585,17 @@ def _check_value(param: Param, value: Any, field: str) -> Any:
         word = "an integer" if kind == params.INT else "a number"
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(field, value, _bounds_text(param, word))
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(field, value, _bounds_text(param, "a finite number"))
         if kind == params.INT:
             if isinstance(value, float) and not value.is_integer():
                 raise ConfigError(field, value, _bounds_text(param, word))
             value = int(value)
         else:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an integer beyond any float, e.g. 10**400
+                raise ConfigError(field, value, _bounds_text(param, word)) from None
         if ((param.minimum is not None and value < param.minimum)
                 or (param.maximum is not None and value > param.maximum)):
             raise ConfigError(field, value, _bounds_text(param, word))

@@ -6,7 +6,14 @@ that the page reads whenever it redraws. So a page can be left and come back to,
 only sets a flag, and a rerun never cuts `model.fit` in half.
 
 A `JobQueue` bounds how many jobs train at once (each one already uses every core
-through TensorFlow's thread pools); the rest wait in order and can see their place.
+through TensorFlow's thread pools); the rest wait in order and can see their place and
+an estimate of their wait (the median time of recent jobs).
+
+On a shared server the queue also watches its jobs: a job whose session has not been
+seen for `session_timeout` seconds (its tab was closed) is stopped, or cancelled if it
+still waits, and a job that trains longer than `max_seconds` is stopped. A session is
+"seen" when its page runs (`TrainingJob.touch`) or when the job's `alive` probe (given
+by the app: is the browser still connected?) says so.
 
 Example:
 
@@ -22,9 +29,12 @@ Example:
 
 from __future__ import annotations
 
+import math
+import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +55,8 @@ class Snapshot:
         status: one of queued, preparing, running, finished, stopped, diverged,
             failed, cancelled.
         place: 1-based place in the queue while queued, else 0.
+        wait: while queued, the estimated seconds until it starts (`None` until the
+            queue has timed a job).
         epoch, epochs, batch, batches, loss, elapsed, remaining, fraction: the
             latest progress (see `training.Event`).
         rows: the history rows so far.
@@ -55,6 +67,7 @@ class Snapshot:
 
     status: str = QUEUED
     place: int = 0
+    wait: float | None = None
     epoch: int = 0
     epochs: int = 0
     batch: int = 0
@@ -81,14 +94,21 @@ class TrainingJob:
         config: the experiment.
         csv_text: CSV content for the csv task. Default: `None`.
         name: a label for the run. Default: `None` (derived from the config).
+        alive: a probe that says whether the session that owns the job is still there
+            (e.g. its browser is connected); asked by the queue's watcher. Default:
+            `None` (only `touch` counts).
     """
 
     def __init__(self, config: ExperimentConfig, *, csv_text: str | None = None,
-                 name: str | None = None):
+                 name: str | None = None, alive: Callable[[], bool] | None = None):
         self.config = config
         self.csv_text = csv_text
         self.name = name or ""
+        self.alive = alive
         self.created = time.time()
+        self.last_seen = time.monotonic()
+        self.started: float | None = None  # monotonic time it left the queue
+        self.stop_reason = ""
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._state = Snapshot()
@@ -104,6 +124,7 @@ class TrainingJob:
             state = Snapshot(**{**self._state.__dict__, "rows": list(self._state.rows)})
         if state.status == QUEUED and self.queue is not None:
             state.place = self.queue.place(self)
+            state.wait = self.queue.wait_estimate(state.place) if state.place else None
         return state
 
     @property
@@ -117,13 +138,35 @@ class TrainingJob:
 
     # --- control ------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """Stop: a queued job is cancelled; a running one stops after its current batch."""
+    def touch(self) -> None:
+        """Note that the session that owns the job is still there (its page ran)."""
+        self.last_seen = time.monotonic()
+
+    def unseen_for(self, now: float | None = None) -> float:
+        """Seconds since the owning session was last seen, asking the `alive` probe."""
+        if self.alive is not None:
+            try:
+                if self.alive():
+                    self.touch()
+            except Exception:  # noqa: BLE001 - a broken probe counts as "not seen"
+                pass
+        return (time.monotonic() if now is None else now) - self.last_seen
+
+    def stop(self, reason: str = "") -> None:
+        """Stop: a queued job is cancelled; a running one stops after its current batch.
+
+        Args:
+            reason: why, when it is not the person's own request; it becomes the job's
+                message. Default: `""`.
+        """
         with self._lock:
             self._cancelled = True
+            if reason and not self.stop_reason:
+                self.stop_reason = reason
             trainer = self._trainer
             if self._state.status == QUEUED:
-                self._finish_locked(CANCELLED, "Cancelled before it started.")
+                self._finish_locked(CANCELLED, f"Cancelled before it started. {reason}"
+                                    .strip())
         if trainer is not None:
             trainer.request_stop()
 
@@ -135,6 +178,7 @@ class TrainingJob:
         with self._lock:
             if self._cancelled:
                 return
+            self.started = time.monotonic()
             self._update_locked(status=PREPARING, message="Generating data and building "
                                                           "the model...")
             trainer = Trainer(self.config, on_event=self._on_event, csv_text=self.csv_text)
@@ -149,6 +193,11 @@ class TrainingJob:
             with self._lock:
                 self._finish_locked(FAILED, f"Training failed: {type(error).__name__}: {error}")
             return
+        if result.status == STOPPED and self.stop_reason:
+            epochs = len(result.history["epochs"])
+            result.message = (f"{self.stop_reason} The model keeps what it learned in "
+                              f"{epochs} epoch(s).")
+            result.history["message"] = result.message
         with self._lock:
             self._state.result = result
             self._finish_locked(result.status, result.message)
@@ -182,29 +231,47 @@ class TrainingJob:
         self._done.set()
         if self.queue is not None:
             self.queue._forget(self)
+            if self.started is not None:
+                self.queue._timed(time.monotonic() - self.started)
 
 
 class JobQueue:
     """Runs submitted jobs on worker threads, at most `max_running` at once, in order.
 
-    Thread-safe; one queue serves every session of a server.
+    Thread-safe; one queue serves every session of a server. It keeps a job only while
+    the job waits or trains: results belong to the sessions.
 
     Args:
         max_running: how many jobs may train at once. Default: 1.
+        session_timeout: stop (or cancel) a job whose session has not been seen for
+            this many seconds. Default: `None` (never).
+        max_seconds: stop a job that has trained for this many seconds. Default:
+            `None` (no limit).
+        check_every: seconds between the watcher's checks. Default: `None` (a quarter
+            of the shorter of the two, at most 5 s).
     """
 
-    def __init__(self, max_running: int = 1):
+    def __init__(self, max_running: int = 1, *, session_timeout: float | None = None,
+                 max_seconds: float | None = None, check_every: float | None = None):
         if max_running < 1:
             raise ValueError(f"max_running={max_running!r}: must be at least 1")
         self.max_running = max_running
+        self.session_timeout = session_timeout
+        self.max_seconds = max_seconds
         self._lock = threading.Condition()
         self._waiting: deque[TrainingJob] = deque()
         self._running: set[TrainingJob] = set()
+        self._durations: deque[float] = deque(maxlen=20)
         self._workers = [threading.Thread(target=self._work, daemon=True,
                                           name=f"lstm-explorer-trainer-{index}")
                          for index in range(max_running)]
         for worker in self._workers:
             worker.start()
+        windows = [value for value in (session_timeout, max_seconds) if value]
+        if windows:
+            self.check_every = check_every or min(5.0, min(windows) / 4)
+            threading.Thread(target=self._watch, daemon=True,
+                             name="lstm-explorer-watcher").start()
 
     def submit(self, config: ExperimentConfig, **job_arguments) -> TrainingJob:
         """Queue a training of `config`; returns its job at once."""
@@ -223,6 +290,42 @@ class JobQueue:
                     return index + 1
         return 0
 
+    def wait_estimate(self, place: int) -> float | None:
+        """Seconds a job at `place` may wait: the median time of the last 20 jobs, times
+        the rounds of `max_running` jobs ahead of it; `None` before any job was timed."""
+        with self._lock:
+            durations = list(self._durations)
+        if not durations or place < 1:
+            return None
+        return statistics.median(durations) * math.ceil(place / self.max_running)
+
+    def reap(self, now: float | None = None) -> list[TrainingJob]:
+        """Stop the jobs whose session is gone and those over the time limit.
+
+        Called by the watcher thread every `check_every` seconds; returns the jobs it
+        asked to stop (a running one stops after its current batch).
+        """
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            jobs = [*self._waiting, *self._running]
+        stopped = []
+        for job in jobs:
+            if job.stop_reason:
+                continue
+            reason = ""
+            if self.session_timeout and job.unseen_for(now) > self.session_timeout:
+                reason = (f"Stopped by the server: its page was closed (not seen for "
+                          f"{self.session_timeout:g} s).")
+            elif (self.max_seconds and job.started is not None
+                  and now - job.started > self.max_seconds):
+                reason = (f"Stopped by the server after {_duration(self.max_seconds)}, the "
+                          "most one training may take here (an administrator sets it with "
+                          "LSTM_EXPLORER_MAX_TRAINING_MINUTES).")
+            if reason:
+                job.stop(reason)
+                stopped.append(job)
+        return stopped
+
     @property
     def running(self) -> int:
         with self._lock:
@@ -238,6 +341,18 @@ class JobQueue:
             if job in self._waiting:
                 self._waiting.remove(job)
 
+    def _timed(self, seconds: float) -> None:
+        with self._lock:
+            self._durations.append(seconds)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(self.check_every)
+            try:
+                self.reap()
+            except Exception:  # noqa: BLE001 - the watcher must outlive a bad probe
+                pass
+
     def _work(self) -> None:
         while True:
             with self._lock:
@@ -250,3 +365,16 @@ class JobQueue:
             finally:
                 with self._lock:
                     self._running.discard(job)
+            # An idle worker must not keep the last job (and its model) alive: results
+            # belong to the sessions, and a closed session's memory must be freed.
+            del job
+
+
+def _duration(seconds: float) -> str:
+    """
+    >>> _duration(600), _duration(90), _duration(30)
+    ('10 min', '1.5 min', '30 s')
+    """
+    if seconds < 60:
+        return f"{seconds:g} s"
+    return f"{seconds / 60:.1f}".removesuffix(".0") + " min"

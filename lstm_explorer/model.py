@@ -214,7 +214,34 @@ def build(config: ExperimentConfig, *, gpu_present: bool | None = None) -> keras
     model = keras.Model(inputs, features, name="lstm_explorer")
     model.compile(optimizer=model_plan.optimizer.create(), loss=model_plan.loss,
                   metrics=[model_plan.metric])
+    _free_graphs_after_training(model.optimizer)
     return model
+
+
+def _free_graphs_after_training(optimizer: Any) -> None:
+    """Let TensorFlow free a model's training graph once the model is gone.
+
+    Keras's TF optimizer sums the gradients over the replicas with
+    `ReplicaContext.all_reduce`, which TensorFlow implements with `tf.custom_gradient`.
+    Inside `model.fit`'s traced step that registers a gradient function under a new name
+    in TensorFlow's process-global gradient registry and never removes it; the
+    function's closure holds the step's whole graph, so every training leaked its graph
+    (about 12 MB for a small LSTM; `bench/memory_soak.py`). Only
+    `keras.backend.clear_session()` would free them, and a server where every session
+    trains must never call it (DESIGN §4). Without a distribution strategy there is one
+    replica and the sum is the identity, so skip it there (this instance only: nothing
+    of it is saved with the model); under a strategy (several GPUs) Keras's own sum runs.
+    """
+    original = optimizer._all_reduce_sum_gradients
+
+    def all_reduce_sum_gradients(grads_and_vars):
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy():
+            return original(grads_and_vars)
+        return list(grads_and_vars)
+
+    optimizer._all_reduce_sum_gradients = all_reduce_sum_gradients
 
 
 def recurrent_arguments(cell: str, layer_config: Mapping[str, Any],

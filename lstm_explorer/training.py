@@ -213,6 +213,10 @@ class Trainer:
         model.fit(dataset, validation_data=validation, epochs=self.epochs, verbose=0,
                   shuffle=False,
                   callbacks=[callback])
+        # The traced step functions hold their graphs (about 10 MB for a small LSTM); a
+        # finished run keeps only the weights, so let them go, as `compile` does (Keras
+        # traces them again if the model is ever trained or evaluated again).
+        model.train_function = model.test_function = model.predict_function = None
         history = {"epochs": callback.rows, "status": callback.status,
                    "message": callback.final_message(), "notes": notes}
         result = TrainingResult(self.config, model, data, history, callback.traces,

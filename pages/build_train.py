@@ -1,11 +1,13 @@
 """Build & Train: set every argument, see the model, train it and watch it learn."""
 
+import math
+
 import streamlit as st
 
-from lstm_explorer import tasks
+from lstm_explorer import limits, tasks
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.ui import frame, panels, widgets
-from lstm_explorer.ui.state import describe_config, job_queue, session
+from lstm_explorer.ui.state import MAX_RUNS, describe_config, session, submit
 
 frame.require_frame()
 explorer = session()
@@ -29,13 +31,16 @@ with settings_column:
         box = st.container(border=True)
         box.markdown("**Your CSV file** (one numeric column is modelled; see *Column* "
                      "under Task)")
-        limit_mb = tasks.MAX_CSV_BYTES // (1024 * 1024)
+        limit_mb = limits.current().max_upload_mb
         upload = box.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="csv_upload",
-                                   max_upload_size=limit_mb,
-                                   help=f"Up to {limit_mb} MB and "
+                                   max_upload_size=max(1, math.ceil(limit_mb)),
+                                   help=f"Up to {limit_mb:g} MB and "
                                         f"{tasks.MAX_CSV_ROWS:,} rows; a header row and the "
                                         "delimiter are detected.")
-        if upload is not None:
+        too_big = limits.check_upload(upload.size) if upload is not None else None
+        if too_big is not None:
+            box.error(too_big.text, icon=":material/block:")
+        elif upload is not None:
             explorer.csv_text = upload.getvalue()
             explorer.csv_name = upload.name
         if explorer.csv_text is None:
@@ -56,29 +61,35 @@ with model_column:
     if notes:
         st.info("\n".join(f"- {note}" for note in notes), icon=":material/info:")
     buildable = panels.summary_panel(config)
+    over_limits = limits.check(config)
+    if over_limits:
+        st.error("**Too big for this server.** Lower these settings to train:\n\n"
+                 + "\n".join(f"- {problem.text}" for problem in over_limits),
+                 icon=":material/block:")
 
     running = explorer.running
     train_column, stop_column, info_column = st.columns([1, 1, 2])
     train = train_column.button("Train", type="primary", icon=":material/play_arrow:",
-                                disabled=running or not buildable or not csv_ready,
+                                disabled=(running or not buildable or not csv_ready
+                                          or bool(over_limits)),
                                 key="train", width="stretch")
     stop = stop_column.button("Stop", icon=":material/stop:", disabled=not running,
                               key="stop", width="stretch",
                               help="Stops after the current batch; the model keeps what it "
-                                   "has learned.")
-    if train:
+                                   "has learned. A training still waiting in the queue is "
+                                   "cancelled.")
+    if train and not over_limits:
         job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
         csv = explorer.csv_text if config.task["name"] == "csv" else None
-        explorer.job = job_queue().submit(job_config, csv_text=csv,
-                                          name=describe_config(job_config))
+        explorer.job = submit(job_config, csv_text=csv, name=describe_config(job_config))
         explorer.cache.pop("live", None)
         st.rerun()  # redraw the buttons and start the live view of the new job
     if stop and explorer.job is not None:
         explorer.job.stop()
         st.rerun()
     if explorer.runs:
-        info_column.caption(f"{len(explorer.runs)} run(s) kept in this session; Inside "
-                            "the Cell and Gradient Flow show them.")
+        info_column.caption(f"{len(explorer.runs)} run(s) kept in this session (at most "
+                            f"{MAX_RUNS}); Inside the Cell and Gradient Flow show them.")
 
     def progress_view() -> None:
         snapshot = panels.snapshot_of(explorer.job)

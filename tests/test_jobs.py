@@ -63,3 +63,91 @@ def test_the_queue_refuses_a_limit_below_one():
         JobQueue(max_running=0)
 
 
+
+
+# --- a shared server: abandoned sessions, time limits, waiting estimates -------------------
+
+
+def _wait_until(condition, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert condition()
+
+
+def test_a_job_whose_session_is_gone_is_stopped_and_says_why():
+    queue = JobQueue(max_running=1, session_timeout=60, check_every=3600)  # reap by hand
+    running = queue.submit(config(epochs=200))
+    waiting = queue.submit(config())
+    _wait_until(lambda: running.snapshot().status == "running")
+    now = time.monotonic()
+    assert queue.reap(now) == []  # both seen just now
+    running.touch()
+    assert queue.reap(now + 59) == []
+    assert set(queue.reap(now + 61)) == {running, waiting}
+    assert waiting.snapshot().status == "cancelled"
+    snapshot = running.wait(timeout=300)
+    assert snapshot.status == "stopped"
+    assert "page was closed" in snapshot.message and "keeps what it learned" in snapshot.message
+    assert snapshot.result.history["message"] == snapshot.message
+    assert queue.running == 0 and queue.waiting == 0
+
+
+def test_a_connected_session_keeps_its_job_without_page_runs():
+    queue = JobQueue(max_running=1, session_timeout=1, check_every=3600)
+    connected = {"yes": True}
+    job = queue.submit(config(epochs=200), alive=lambda: connected["yes"])
+    _wait_until(lambda: job.snapshot().status == "running")
+    assert queue.reap(time.monotonic() + 0.5) == []
+    time.sleep(1.2)
+    assert queue.reap() == []  # the probe counts as being seen
+    connected["yes"] = False
+    assert queue.reap(time.monotonic() + 2) == [job]
+    assert job.wait(timeout=300).status == "stopped"
+
+
+def test_the_watcher_stops_an_abandoned_job_by_itself():
+    queue = JobQueue(max_running=1, session_timeout=0.5, check_every=0.1)
+    job = queue.submit(config(epochs=500))
+    assert job.wait(timeout=120).status in ("stopped", "cancelled")
+    assert "page was closed" in job.snapshot().message
+
+
+def test_a_job_over_the_time_limit_is_stopped():
+    queue = JobQueue(max_running=1, max_seconds=600, check_every=3600)
+    job = queue.submit(config(epochs=200))
+    _wait_until(lambda: job.snapshot().status == "running")
+    assert queue.reap(job.started + 599) == []
+    assert queue.reap(job.started + 601) == [job]
+    snapshot = job.wait(timeout=300)
+    assert snapshot.status == "stopped" and "after 10 min" in snapshot.message
+    assert "LSTM_EXPLORER_MAX_TRAINING_MINUTES" in snapshot.message
+
+
+def test_a_waiting_job_sees_an_estimate_once_a_job_was_timed():
+    queue = JobQueue(max_running=1)
+    assert queue.wait_estimate(1) is None
+    queue.submit(config()).wait(timeout=300)
+    blocker = queue.submit(config(epochs=200))
+    waiting = queue.submit(config())
+    _wait_until(lambda: blocker.snapshot().status == "running")
+    snapshot = waiting.snapshot()
+    assert snapshot.place == 1 and snapshot.wait is not None and snapshot.wait > 0
+    assert queue.wait_estimate(2) == pytest.approx(2 * queue.wait_estimate(1))
+    blocker.stop()
+    waiting.stop()
+    blocker.wait(timeout=300)
+
+
+def test_the_queue_keeps_no_finished_job_alive():
+    import gc
+    import weakref
+
+    queue = JobQueue(max_running=1)
+    job = queue.submit(config())
+    job.wait(timeout=300)
+    reference = weakref.ref(job)
+    del job
+    time.sleep(0.2)  # the worker leaves `_run`
+    gc.collect()
+    assert reference() is None, "the queue still holds a finished job (and its model)"

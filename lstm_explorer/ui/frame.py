@@ -7,6 +7,8 @@ defaults) and a link opened later restores it.
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 import threading
 from collections.abc import Mapping
@@ -172,6 +174,10 @@ def sidebar() -> None:
     st.sidebar.badge(label, icon=":material/memory:",
                      color="green" if label.startswith("GPU") else "gray")
     preset_picker(explorer)
+    # Which server process this session lives on: for an administrator behind a load
+    # balancer (deploy/README.md), and for deploy/check_nginx.sh, which checks that each
+    # session stays on its process.
+    st.sidebar.caption(f"Server process {os.getpid()} on {socket.gethostname()}")
 
 
 def keep_keras_state() -> None:

@@ -102,10 +102,16 @@ def progress_text(snapshot: Snapshot) -> str:
     >>> progress_text(Snapshot(status="running", epoch=2, epochs=10, batch=5, batches=25,
     ...                        loss=0.1234, elapsed=3.0, remaining=12.0))
     'Epoch 2 of 10 · batch 5 of 25 · loss 0.1234 · 3 s so far, about 12 s left'
+    >>> progress_text(Snapshot(status="queued", place=3, wait=40.0))
+    'Queued, place 3, about 40 s to wait: the server trains a few models at a time. Stop cancels it.'
     """
     if snapshot.status == "queued":
-        place = f"place {snapshot.place}" if snapshot.place else "next"
-        return f"Waiting for a free trainer: {place} in the queue."
+        if not snapshot.place:
+            return "Queued: starting now."
+        wait = (f"about {_seconds(snapshot.wait)} to wait" if snapshot.wait is not None
+                else "no estimate of the wait yet")
+        return (f"Queued, place {snapshot.place}, {wait}: the server trains a few models "
+                "at a time. Stop cancels it.")
     if snapshot.status == "preparing":
         return snapshot.message or "Generating data and building the model..."
     parts = [f"Epoch {max(snapshot.epoch, 1)} of {snapshot.epochs}"]

@@ -3,6 +3,9 @@
 Everything a person builds lives in their own `st.session_state`: the config being
 edited, the current training job and the finished runs. Only the `JobQueue` is shared
 (through `st.cache_resource`), and it holds no results, only jobs waiting their turn.
+The queue stops a job whose tab is gone (`LSTM_EXPLORER_SESSION_TIMEOUT`, see
+`lstm_explorer.limits`): each page run touches the session's job, and `submit` gives
+the job a probe that asks Streamlit whether the browser is still connected.
 
 Example (inside a Streamlit script):
 
@@ -14,17 +17,18 @@ Example (inside a Streamlit script):
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
+from lstm_explorer import limits
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.jobs import JobQueue, TrainingJob
 
 _KEY = "lstm_explorer"
-MAX_RUNS = 12
+MAX_RUNS = limits.current().max_runs  # LSTM_EXPLORER_MAX_RUNS
 
 
 @dataclass
@@ -130,8 +134,9 @@ class ExplorerSession:
         self.runs.append(run)
         if len(self.runs) > MAX_RUNS:
             dropped = self.runs.pop(0)
-            self.notices.append(f"Only the last {MAX_RUNS} runs are kept; {dropped.name} "
-                                "was dropped.")
+            self.notices.append(f"Only the last {MAX_RUNS} runs are kept on this server; "
+                                f"{dropped.name} was dropped. (An administrator can raise "
+                                f"the limit with {limits.ENV_NAMES['max_runs']}.)")
         return run
 
 
@@ -152,18 +157,41 @@ def session() -> ExplorerSession:
     """This browser session's state, created on first use."""
     if _KEY not in st.session_state:
         st.session_state[_KEY] = ExplorerSession()
-    return st.session_state[_KEY]
+    explorer = st.session_state[_KEY]
+    if explorer.job is not None:
+        explorer.job.touch()  # the session is here: its job is not abandoned
+    return explorer
 
 
 def default_max_running() -> int:
     """Trainings at once: `LSTM_EXPLORER_MAX_TRAININGS`, else one per two cores."""
-    configured = os.environ.get("LSTM_EXPLORER_MAX_TRAININGS")
-    if configured and configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return max(1, (os.cpu_count() or 2) // 2)
+    return limits.current().trainings
 
 
 @st.cache_resource
 def job_queue() -> JobQueue:
     """The server's one training queue, shared by every session (it is thread-safe)."""
-    return JobQueue(max_running=default_max_running())
+    current = limits.current()
+    return JobQueue(max_running=current.trainings, session_timeout=current.session_timeout,
+                    max_seconds=current.training_seconds)
+
+
+def connected() -> Callable[[], bool] | None:
+    """A probe, safe on any thread: is this session's browser still connected?
+
+    `None` where there is no Streamlit server (AppTest, a bare script run); then only
+    the page runs count as signs of life.
+    """
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    if context is None or not Runtime.exists():
+        return None
+    runtime, session_id = Runtime.instance(), context.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
+def submit(config: ExperimentConfig, **job_arguments) -> TrainingJob:
+    """Queue a training for this session, watched for the session going away."""
+    return job_queue().submit(config, alive=connected(), **job_arguments)

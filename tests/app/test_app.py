@@ -208,7 +208,7 @@ def test_training_a_tiny_model_fills_every_chart():
 
 def test_stop_ends_a_running_job_with_status_stopped():
     at = new_app({**TINY, "task.n_samples": "2000", "task.seq_len": "20",
-                  "training.epochs": "300", "training.batch_size": "16"})
+                  "training.epochs": "100", "training.batch_size": "16"})
     at.button(key="train").click().run()
     wait_for_job(at, until=lambda snapshot: snapshot.batch > 0)
     assert at.button(key="stop").disabled is False

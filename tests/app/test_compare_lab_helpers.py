@@ -223,9 +223,11 @@ def test_many_batch_runs_drop_the_oldest_with_a_notice():
     for _ in range(3):
         state.start(batch.BatchJob(batch.SWEEP, "layer.units", names, _engine(names))).wait(10)
         explorer.collect()
-    assert len(explorer.runs) == MAX_RUNS
-    assert explorer.runs[0].name == "run 7: v0" and explorer.runs[-1].name == "run 18: v5"
-    assert len(explorer.notices) == 6 and "run 1: v0 was dropped" in explorer.notices[0]
+    assert len(explorer.runs) == MAX_RUNS  # LSTM_EXPLORER_MAX_RUNS, 8 by default
+    dropped = 18 - MAX_RUNS
+    first = f"run {dropped + 1}: v{dropped % 6}"
+    assert explorer.runs[0].name == first and explorer.runs[-1].name == "run 18: v5"
+    assert len(explorer.notices) == dropped and "run 1: v0 was dropped" in explorer.notices[0]
 
 
 def test_progress_text_names_the_run_and_the_epoch():

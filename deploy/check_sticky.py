@@ -1,0 +1,177 @@
+"""Check deploy/nginx.conf: every browser session stays on the app process it started on.
+
+Started by deploy/check_nginx.sh. Starts two `streamlit run app.py` processes on free
+loopback ports, learns each one's process id from the sidebar ("Server process N"),
+runs nginx with deploy/nginx.conf (the backends and the port swapped in), then opens
+several browser sessions (Playwright contexts, each its own cookie jar) through nginx,
+and in each: opens a share link, switches pages, changes a setting, reloads. Every read
+of the process id must give the same backend, the session's settings must survive, and
+the sessions must spread over both backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.server import app_server, free_port, launch_browser, wait_idle  # noqa: E402
+
+TEMPLATE = ROOT / "deploy" / "nginx.conf"
+PROCESS = re.compile(r"Server process (\d+)")
+
+
+def nginx_config(backends: list[str], port: int, prefix: Path, sticky: bool = True) -> str:
+    """deploy/nginx.conf with these backends, this port, and pid/logs under `prefix`;
+    without `sticky`, the upstream's hash is taken out (round robin: the control)."""
+    text = TEMPLATE.read_text(encoding="utf-8")
+    if not sticky:
+        text = text.replace("hash $lstm_route consistent;", "")
+    begin, end = "# backends:begin", "# backends:end"
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    servers = "".join(f"        server {backend};\n" for backend in backends)
+    text = f"{head}{begin}\n{servers}        {end}{tail}"
+    text = re.sub(r"listen \d+;", f"listen 127.0.0.1:{port};", text, count=1)
+    text = re.sub(r"^pid .*;$", f"pid {prefix}/nginx.pid;", text, flags=re.M)
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read the prefix
+    return f"{user}error_log {prefix}/error.log warn;\n{text}"
+
+
+@contextlib.contextmanager
+def nginx(binary: str, backends: list[str], sticky: bool = True):
+    """Run nginx in the foreground with a temporary prefix; yields its base URL."""
+    with tempfile.TemporaryDirectory(prefix="lstm-explorer-nginx-") as folder:
+        prefix = Path(folder)
+        port = free_port()
+        config = prefix / "nginx.conf"
+        config.write_text(nginx_config(backends, port, prefix, sticky), encoding="utf-8")
+        command = [binary, "-p", str(prefix), "-c", str(config)]
+        subprocess.run([*command, "-t", "-q"], check=True)
+        process = subprocess.Popen([*command, "-g", "daemon off;"])
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("nginx did not start: "
+                                       + (prefix / "error.log").read_text(errors="replace"))
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def process_id(page) -> int:
+    """The app process that serves this page, from the sidebar caption."""
+    caption = page.locator('[data-testid="stSidebar"]').get_by_text(PROCESS).first
+    caption.wait_for(timeout=60_000)
+    return int(PROCESS.search(caption.inner_text()).group(1))
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    wait_idle(page, timeout=120)
+    page.wait_for_selector("h1", timeout=60_000)
+
+
+def switch(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+    page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
+    wait_idle(page, timeout=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nginx", default="nginx")
+    parser.add_argument("--sessions", type=int, default=8,
+                        help="browser sessions to open at first (more are opened, up to "
+                             "twice as many, until both backends have one)")
+    parser.add_argument("--round-robin", action="store_true",
+                        help="the control: take the sticky hash out of the config; the "
+                             "check must then fail")
+    arguments = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    failures: list[str] = []
+    with contextlib.ExitStack() as stack:
+        started = time.monotonic()
+        urls = [stack.enter_context(app_server(timeout=180)) for _ in range(2)]
+        print(f"backends up in {time.monotonic() - started:.0f} s: {', '.join(urls)}")
+        playwright = stack.enter_context(sync_playwright())
+        browser = launch_browser(playwright)
+        stack.callback(browser.close)
+        pids = {}
+        for url in urls:
+            context = browser.new_context()
+            page = context.new_page()
+            open_page(page, url)
+            pids[process_id(page)] = url
+            context.close()
+        print("backend processes: " + ", ".join(f"{pid} at {url}" for pid, url in pids.items()))
+        proxy = stack.enter_context(nginx(arguments.nginx, [u.removeprefix("http://")
+                                                          for u in urls],
+                                          sticky=not arguments.round_robin))
+        print(f"nginx at {proxy}")
+
+        sessions = []  # (context, page, units, [process ids seen])
+        limit = arguments.sessions * 2
+        while len(sessions) < limit:
+            units = 5 + len(sessions)
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            page = context.new_page()
+            open_page(page, f"{proxy}/?layer1.units={units}")
+            sessions.append((context, page, units, [process_id(page)]))
+            seen = {session[3][0] for session in sessions}
+            if len(sessions) >= arguments.sessions and len(seen) == len(pids):
+                break
+        # Every session at once: switch pages, come back, reload; each read must agree.
+        for step in ("Parameter Guide", "Build & Train", "reload"):
+            for _context, page, units, seen in sessions:
+                if step == "reload":
+                    page.reload()
+                    wait_idle(page, timeout=120)
+                else:
+                    switch(page, step)
+                seen.append(process_id(page))
+                if f"layer1.units={units}" not in page.url:
+                    failures.append(f"session {units}: its settings were lost after "
+                                    f"'{step}' (url {page.url})")
+        print(f"{'session':>8}  {'cookie':<34}  process ids seen")
+        for context, _page, units, seen in sessions:
+            cookies = {c["name"]: c["value"] for c in context.cookies()}
+            route = cookies.get("lstm_explorer_route", "")
+            print(f"{units:>8}  {route:<34}  {seen}")
+            if not route:
+                failures.append(f"session {units}: nginx set no lstm_explorer_route cookie")
+            if len(set(seen)) != 1:
+                failures.append(f"session {units} moved between processes: {seen}")
+            if seen[0] not in pids:
+                failures.append(f"session {units}: process {seen[0]} is not a backend")
+            context.close()
+        used = {seen[0] for *_, seen in sessions}
+        print(f"{len(sessions)} sessions over {len(used)} of {len(pids)} backends: "
+              + ", ".join(f"{pid}: {sum(s[3][0] == pid for s in sessions)}" for pid in pids))
+        if used != set(pids):
+            failures.append(f"every session went to the same backend ({used})")
+    for failure in failures:
+        print("FAIL:", failure)
+    print("PASS: every session stayed on its process" if not failures else "FAILED")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
