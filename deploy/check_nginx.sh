@@ -5,13 +5,13 @@
 #
 #   bash deploy/check_nginx.sh [--sessions 8]
 #
-# Needs nginx (as root: apt-get install nginx-light) and Debian's chromium (tests/run.sh
+# Needs nginx (as root: apt-get install nginx) and Debian's chromium (tests/run.sh
 # installs it). Exit status 0 when every check passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NGINX="${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}"
 if [ ! -x "$NGINX" ]; then
-  echo "nginx is missing: install Debian's nginx-light (apt-get install nginx-light)" >&2
+  echo "nginx is missing: install Debian's nginx (apt-get install nginx)" >&2
   exit 2
 fi
 exec .venv/bin/python deploy/check_sticky.py --nginx "$NGINX" "$@"
