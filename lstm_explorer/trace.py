@@ -9,9 +9,10 @@ state is the total derivative through all later steps and layers.
 Gates are replayed, never captured by hooking `LSTMCell.call`: on a GPU Keras runs the
 fused cuDNN kernel and the cell's `call` never executes.
 
-The replay and its gradients are one `tf.function`, traced once per input shape and
-cached on the `Tracer`; each call reads the model's current weights (and, for stateful
-layers, the current states, which it never modifies).
+The replay and its gradients are one traced graph that takes the weights as arguments,
+traced once per architecture and probe shape and shared by every `Tracer` in the
+process; each call passes the model's current weights (and, for stateful layers, the
+current states, which it never modifies).
 
 Example:
 
@@ -35,6 +36,8 @@ import json
 import math
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,10 +53,12 @@ from keras.src.losses.losses import LossFunctionWrapper
 
 __all__ = [
     "GATES",
+    "MAX_SHARED_GRAPHS",
     "SATURATION_BOUNDS",
     "LayerTrace",
     "Trace",
     "Tracer",
+    "clear_shared_graphs",
     "load_npz",
     "save_npz",
     "trace_model",
@@ -83,6 +88,20 @@ _KIND_OF = {
 }
 
 _KEY_PATTERN = re.compile(r"^layer(\d+)(/backward)?/([a-z_]+)$")
+
+#: How many traced graphs (architecture x probe shape) the process keeps for reuse.
+MAX_SHARED_GRAPHS = 32
+
+# Traced graphs by architecture and argument shapes, least recently used first. They
+# hold no model and no weights: the weights are arguments.
+_SHARED_GRAPHS: OrderedDict[tuple, Any] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+_BUILDING: dict[tuple, threading.Lock] = {}
+
+# Settings that change how a layer is created or trained but not what the replay
+# computes from its current weights, left out of the architecture key so that, say,
+# two seeds of one config share a graph.
+_UNTRACED_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 
 
 @dataclass
@@ -332,9 +351,15 @@ class Tracer:
     `LSTM` / `GRU` / `SimpleRNN` layers, each possibly wrapped in `Bidirectional`, then
     a head such as `Dense`. It must be compiled: the traced loss is `model.loss`.
 
-    Build one `Tracer` per model and call it as often as needed; the computation is
-    traced into a `tf.function` on the first call and retraced only when the shape or
-    dtype of the probe batch changes (`trace_count` counts the tracings).
+    Build one `Tracer` per model and call it as often as needed. The computation is
+    traced into a graph that takes the model's weights as arguments, so one graph
+    serves every model of the same architecture in the process (a classroom training
+    one config, or a second training of the same model): it is traced on the first
+    call for an architecture and probe-batch shape and reused after that, by this
+    `Tracer` and by any other (`trace_count` counts the tracings this `Tracer` did).
+    A model with a layer outside Keras's own, or a loss that is not a name or a Keras
+    `Loss`, gets a graph of its own instead. At most `MAX_SHARED_GRAPHS` graphs are
+    kept; `clear_shared_graphs()` drops them.
 
     Args:
         model: a built, compiled `keras.Model`.
@@ -351,6 +376,8 @@ class Tracer:
     ['layer0', 'layer0/backward']
     >>> trace.layers[1].values["z"].shape
     (2, 5, 3)
+    >>> tracer.ready(np.ones((2, 5, 2)), np.zeros((2, 1)))  # the graph is at hand now
+    True
     """
 
     def __init__(self, model: keras.Model):
@@ -365,16 +392,27 @@ class Tracer:
             )
         self._loss_identifier = _single_loss(model)
         self._weights = _weight_table(model, self._chain, self._directions)
+        self._architecture = _architecture_key(self._chain, self._loss_identifier)
+        self._own_graphs: dict[Any, Any] = {}
+        # The variables the replay reads, in a fixed structural order: the order of the
+        # weight arguments of the graph. Set on each call (a stateful layer may get
+        # new state variables), read by `_compute`.
+        self._variables: list[Any] = []
+        self._weight_positions: list[int] = []
         self.trace_count = 0
-        self._function = tf.function(self._compute, autograph=False)
 
-    def __call__(self, inputs: Any, targets: Any) -> Trace:
+    def __call__(self, inputs: Any, targets: Any, *, eager: bool = False) -> Trace:
         """Trace one probe batch.
 
         Args:
             inputs: array `(batch, steps, features)`, or int ids `(batch, steps)` for a
                 model with an `Embedding` front.
             targets: array of targets matching the model's output and loss.
+            eager: run the replay op by op instead of through the traced graph. The
+                result is the same (to float rounding); for one call on a model whose
+                graph is not `ready`, eager is quicker than tracing the graph (about
+                a third of the time for a small LSTM), for later calls much slower.
+                Default: `False`.
 
         Returns:
             A `Trace`.
@@ -382,7 +420,98 @@ class Tracer:
         inputs = np.asarray(inputs)
         targets = np.asarray(targets)
         self._check_stateful_batch(inputs)
-        result = self._function(tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets))
+        input_tensor, target_tensor = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
+        self._variables = _replay_variables(self.model, self._directions)
+        values = [tf.convert_to_tensor(variable) for variable in self._variables]
+        if eager:
+            result = self._compute(input_tensor, target_tensor, values)
+        else:
+            result = self._graph(input_tensor, target_tensor, values)(
+                input_tensor, target_tensor, values
+            )
+        return self._to_trace(inputs, targets, result)
+
+    def ready(self, inputs: Any, targets: Any) -> bool:
+        """Whether a traced graph for this probe batch's shapes is already at hand.
+
+        True after a call with batches of these shapes by this `Tracer`, or by any
+        other `Tracer` of a model with the same architecture in this process.
+
+        Args:
+            inputs: the probe inputs (only shape and dtype matter).
+            targets: the probe targets (only shape and dtype matter).
+        """
+        inputs, targets = np.asarray(inputs), np.asarray(targets)
+        variables = _replay_variables(self.model, self._directions)
+        key = self._graph_key(
+            tf.TensorSpec(inputs.shape, tf.as_dtype(inputs.dtype)),
+            tf.TensorSpec(targets.shape, tf.as_dtype(targets.dtype)),
+            variables,
+        )
+        if key in self._own_graphs:
+            return True
+        with _SHARED_LOCK:
+            return key in _SHARED_GRAPHS
+
+    def _graph_key(self, input_spec, target_spec, variables) -> tuple:
+        positions = _positions(variables, self._weights)
+        variable_specs = tuple(
+            (tuple(variable.shape), str(variable.dtype), bool(variable.trainable))
+            for variable in variables
+        )
+        return (
+            self._architecture,
+            (tuple(input_spec.shape), input_spec.dtype.name),
+            (tuple(target_spec.shape), target_spec.dtype.name),
+            variable_specs,
+            tuple(positions),
+        )
+
+    def _graph(self, inputs: tf.Tensor, targets: tf.Tensor, values: list[tf.Tensor]) -> Any:
+        """The concrete function for these argument shapes: shared, own, or traced now."""
+        key = self._graph_key(
+            tf.TensorSpec.from_tensor(inputs), tf.TensorSpec.from_tensor(targets), self._variables
+        )
+        if key in self._own_graphs:
+            return self._own_graphs[key]
+        if self._architecture is None:
+            graph = self._trace_graph(inputs, targets, values)
+            self._own_graphs[key] = graph
+            return graph
+        with _SHARED_LOCK:
+            graph = _SHARED_GRAPHS.get(key)
+            if graph is not None:
+                _SHARED_GRAPHS.move_to_end(key)
+                return graph
+            building = _BUILDING.setdefault(key, threading.Lock())
+        # One tracing per architecture even when a classroom clicks Train at once: the
+        # others wait for it instead of tracing the same graph again.
+        with building:
+            with _SHARED_LOCK:
+                graph = _SHARED_GRAPHS.get(key)
+            if graph is not None:
+                return graph
+            graph = self._trace_graph(inputs, targets, values)
+            if any(tensor.dtype == tf.resource for tensor in graph.captured_inputs):
+                # The graph reads a variable directly, not through its weight
+                # arguments: right for this model only.
+                self._own_graphs[key] = graph
+            else:
+                with _SHARED_LOCK:
+                    _SHARED_GRAPHS[key] = graph
+                    while len(_SHARED_GRAPHS) > MAX_SHARED_GRAPHS:
+                        _SHARED_GRAPHS.popitem(last=False)
+            with _SHARED_LOCK:
+                _BUILDING.pop(key, None)
+        return graph
+
+    def _trace_graph(self, inputs, targets, values) -> Any:
+        # Only the concrete function is kept: it holds the graph, not this Tracer or its
+        # model, so a cached graph never keeps a session's model alive.
+        function = tf.function(self._compute, autograph=False)
+        return function.get_concrete_function(inputs, targets, values)
+
+    def _to_trace(self, inputs: np.ndarray, targets: np.ndarray, result: dict) -> Trace:
         result = tf.nest.map_structure(lambda tensor: tensor.numpy(), result)
         layers = []
         for direction in self._directions:
@@ -433,19 +562,28 @@ class Tracer:
             names.extend((owner, f"{name}/{block}") for block in blocks)
         return names
 
-    def _compute(self, inputs: tf.Tensor, targets: tf.Tensor) -> dict[str, Any]:
-        # Runs only while tf.function traces, so it counts tracings, not calls.
-        self.trace_count += 1
+    def _compute(
+        self, inputs: tf.Tensor, targets: tf.Tensor, values: list[tf.Tensor]
+    ) -> dict[str, Any]:
+        if not tf.executing_eagerly():
+            self.trace_count += 1  # runs once per tracing, not per call of the graph
         probes: dict[str, dict[str, tf.Tensor]] = {}
         records: dict[str, dict[str, tf.Tensor]] = {}
-        variables = [variable for _owner, _name, variable, _blocks in self._weights]
+        values = list(values)
+        positions = _positions(self._variables, self._weights)
+        weights = [values[position] for position in positions]
         with tf.GradientTape() as tape:
-            outputs, mask = self._forward(inputs, tape, probes, records)
-            loss = _loss_value(self._loss_identifier, targets, outputs, mask)
+            tape.watch(weights)
+            # Every variable the replay reads (recurrent weights and states, the other
+            # layers' weights) reads its value from the arguments instead, so the graph
+            # serves any model of this architecture.
+            with keras.StatelessScope(state_mapping=list(zip(self._variables, values))):
+                outputs, mask = self._forward(inputs, tape, probes, records)
+                loss = _loss_value(self._loss_identifier, targets, outputs, mask)
         probe_list = [(key, name) for key, items in probes.items() for name in items]
         gradients = tape.gradient(
             loss,
-            [probes[key][name] for key, name in probe_list] + variables,
+            [probes[key][name] for key, name in probe_list] + weights,
             unconnected_gradients=tf.UnconnectedGradients.ZERO,
         )
         grads: dict[str, dict[str, tf.Tensor]] = {key: {} for key in probes}
@@ -503,6 +641,13 @@ def _first_leaf(structure: Any) -> Any:
     while isinstance(structure, (list, tuple)):
         structure = structure[0]
     return structure
+
+
+def _leaves(structure: Any) -> list[Any]:
+    """The leaves of a nested list/tuple, in order."""
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in _leaves(item)]
+    return [structure]
 
 
 def _norm(tensor: tf.Tensor) -> tf.Tensor:
@@ -810,8 +955,78 @@ def _replay_direction(direction, x, mask, tape, probes, records):
     return sequence, sequence[:, -1], final_states
 
 
+def clear_shared_graphs() -> None:
+    """Forget every traced graph kept for reuse (the next call of any `Tracer` traces).
+
+    For benchmarks that measure the first training of an architecture, and for tests.
+    """
+    with _SHARED_LOCK:
+        _SHARED_GRAPHS.clear()
+
+
+def _replay_variables(model: keras.Model, directions: list[_Direction]) -> list[Any]:
+    """Every variable the replay may read, in an order fixed by the model's structure."""
+    variables, seen = [], set()
+    candidates = list(model.weights)
+    for direction in directions:
+        layer = direction.layer
+        if layer.stateful and layer.states is not None:
+            candidates.extend(_leaves(layer.states))
+    for variable in candidates:
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            variables.append(variable)
+    return variables
+
+
+def _positions(variables: list[Any], weights: list[tuple]) -> list[int]:
+    """Index in `variables` of each weight of the weight table."""
+    index = {id(variable): position for position, variable in enumerate(variables)}
+    return [index[id(variable)] for _owner, _name, variable, _blocks in weights]
+
+
+def _architecture_key(chain: list[Any], loss_identifier: Any) -> str | None:
+    """A text that is equal for two models whose replay graphs are equal, or `None`.
+
+    It holds each layer's class and configuration (without names, initializers,
+    regularizers and constraints) and the loss. `None` (no sharing) when a layer is
+    not one of Keras's own or is a `Lambda`, or the loss is neither a name nor a Keras
+    `Loss`: their configuration need not say all they compute.
+    """
+    layers = []
+    for layer in chain:
+        cls = type(layer)
+        if not cls.__module__.startswith("keras.") or isinstance(layer, keras.layers.Lambda):
+            return None
+        layers.append([f"{cls.__module__}.{cls.__qualname__}", _traced_config(layer.get_config())])
+    if isinstance(loss_identifier, str):
+        loss = loss_identifier
+    elif isinstance(loss_identifier, keras.losses.Loss) and type(
+        loss_identifier
+    ).__module__.startswith("keras."):
+        loss = [type(loss_identifier).__qualname__, loss_identifier.get_config()]
+    else:
+        return None
+    try:
+        return json.dumps([layers, loss], sort_keys=True)
+    except (TypeError, ValueError):  # a setting JSON cannot write: do not share
+        return None
+
+
+def _traced_config(config: Any) -> Any:
+    if isinstance(config, Mapping):
+        return {
+            key: _traced_config(value)
+            for key, value in config.items()
+            if key != "name" and not str(key).endswith(_UNTRACED_SUFFIXES)
+        }
+    if isinstance(config, (list, tuple)):
+        return [_traced_config(value) for value in config]
+    return config
+
+
 def trace_model(model: keras.Model, inputs: Any, targets: Any) -> Trace:
-    """Trace one probe batch with a fresh `Tracer` (retraced on every call).
+    """Trace one probe batch with a fresh `Tracer`.
 
     Use a `Tracer` directly to trace the same model repeatedly.
 

@@ -14,6 +14,7 @@ from lstm_explorer.trace import (
     LayerTrace,
     Trace,
     Tracer,
+    clear_shared_graphs,
     load_npz,
     save_npz,
     trace_model,
@@ -654,6 +655,7 @@ def test_summary_is_json_ready_with_null_for_non_finite_values(mixed_trace):
 
 
 def test_a_tracer_called_again_does_not_retrace_and_reads_current_weights():
+    clear_shared_graphs()  # other tests trace this architecture too
     model, probe = build(lstm())
     x, y = probe_batch()
     tracer = Tracer(model)
@@ -666,6 +668,128 @@ def test_a_tracer_called_again_does_not_retrace_and_reads_current_weights():
     assert_matches_keras(second, probe, x, "none", 1)
     tracer(x[:2], y[:2])  # a new batch shape is a new graph
     assert tracer.trace_count == 2
+
+
+SHARED = ["lstm stateful", "lstm embedding", "lstm stacked bidirectional",
+          "gru reset_after", "simple_rnn stacked on lstm"]
+
+
+def assert_same_trace(actual: Trace, expected: Trace, atol: float = 0.0) -> None:
+    assert [layer.key for layer in actual.layers] == [layer.key for layer in expected.layers]
+    np.testing.assert_allclose(actual.loss, expected.loss, atol=atol, rtol=0)
+    for mine, theirs in zip(actual.layers, expected.layers):
+        assert sorted(mine.values) == sorted(theirs.values)
+        for name in mine.values:
+            np.testing.assert_allclose(mine.values[name], theirs.values[name], atol=atol, rtol=0)
+        np.testing.assert_allclose(mine.grad_h, theirs.grad_h, atol=atol, rtol=1e-6)
+        if theirs.grad_c is not None:
+            np.testing.assert_allclose(mine.grad_c, theirs.grad_c, atol=atol, rtol=1e-6)
+    assert actual.weight_grad_norms.keys() == expected.weight_grad_norms.keys()
+    for owner, norms in expected.weight_grad_norms.items():
+        assert actual.weight_grad_norms[owner].keys() == norms.keys()
+        for name, value in norms.items():
+            np.testing.assert_allclose(actual.weight_grad_norms[owner][name], value,
+                                       atol=atol, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_a_second_model_of_the_same_architecture_reuses_the_graph_with_its_own_weights(name):
+    config = CONFIGURATIONS[name]
+    embedding = config.get("embedding", False)
+    x, y = probe_batch(embedding)
+    clear_shared_graphs()
+    first_model, _ = build(**config)
+    first = Tracer(first_model)
+    first(x, y)
+    assert first.trace_count == 1
+    second_model, second_probe = build(**config)
+    randomize(second_model, seed=5, scale=0.7)  # other weights than the first model's
+    states = recurrent_state_variables(second_model)
+    if config.get("stateful"):
+        second_probe(probe_batch(embedding, seed=7)[0])  # and another starting state
+    snapshot = [state.numpy() for state in states]
+    second = Tracer(second_model)
+    assert second.ready(x, y)
+
+    shared = second(x, y)
+
+    assert second.trace_count == 0  # the first model's graph, fed the second's weights
+    clear_shared_graphs()
+    alone = Tracer(second_model)(x, y)  # traced for the second model on its own
+    assert_same_trace(shared, alone)
+    np.testing.assert_allclose(shared.loss, keras_loss(second_model, x, y), rtol=1e-5)
+    for state, before in zip(states, snapshot):
+        state.assign(before)  # keras_loss moved a stateful layer on
+    assert_matches_keras(shared, second_probe, x, config.get("merge_mode", "none"),
+                         config.get("layers", 1))
+    assert not np.allclose(shared.layers[0].values["h"], first(x, y).layers[0].values["h"])
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_an_eager_trace_equals_the_graph_trace(name):
+    config = CONFIGURATIONS[name]
+    embedding = config.get("embedding", False)
+    model, _ = build(**config)
+    if config.get("stateful"):
+        model(probe_batch(embedding, seed=7)[0])  # start from a non-zero state
+    x, y = probe_batch(embedding)
+    tracer = Tracer(model)
+    eager = tracer(x, y, eager=True)
+    assert tracer.trace_count == 0
+    assert_same_trace(eager, tracer(x, y), atol=1e-6)
+
+
+def test_different_architectures_do_not_share_a_graph_and_seeds_do():
+    x, y = probe_batch()
+    clear_shared_graphs()
+    tanh_model, _ = build(lstm())
+    Tracer(tanh_model)(x, y)
+    relu_model, relu_probe = build(lstm(activation="relu"))
+    relu = Tracer(relu_model)
+    assert not relu.ready(x, y)
+    assert_matches_keras(relu(x, y), relu_probe, x, "none", 1)
+    assert relu.trace_count == 1
+    seeded_model, _ = build(lambda **flags: keras.layers.LSTM(
+        4, kernel_initializer=keras.initializers.GlorotUniform(seed=11), **flags))
+    assert Tracer(seeded_model).ready(x, y)  # initializers do not change the replay
+
+
+def test_a_layer_outside_keras_gets_a_graph_of_its_own():
+    class Doubling(keras.layers.Layer):
+        def call(self, inputs):
+            return inputs * 2.0
+
+    def make():
+        inputs = keras.Input(shape=(STEPS, FEATURES))
+        hidden = keras.layers.LSTM(4)(Doubling()(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+        model.compile(loss="mse")
+        return model
+
+    x, y = probe_batch()
+    clear_shared_graphs()
+    Tracer(make())(x, y[:, -1])
+    second = Tracer(make())
+    assert not second.ready(x, y[:, -1])
+    second(x, y[:, -1])
+    assert second.trace_count == 1
+
+
+def test_a_shared_graph_does_not_keep_its_model_alive():
+    import gc
+    import weakref
+
+    clear_shared_graphs()
+    model, _ = build(lstm())
+    x, y = probe_batch()
+    tracer = Tracer(model)
+    tracer(x, y)
+    reference = weakref.ref(model)
+    del model, tracer, _
+    gc.collect()
+    assert reference() is None
+    other, _ = build(lstm())
+    assert Tracer(other).ready(x, y)
 
 
 def test_a_model_without_a_recurrent_layer_is_refused_by_name():
