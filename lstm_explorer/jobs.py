@@ -7,7 +7,10 @@ only sets a flag, and a rerun never cuts `model.fit` in half.
 
 A `JobQueue` bounds how many jobs train at once (each one already uses every core
 through TensorFlow's thread pools); the rest wait in order and can see their place and
-an estimate of their wait (the median time of recent jobs).
+an estimate of their wait (the median time of recent jobs). While a job waits, the
+queue's preparer thread already makes its data, builds its model and traces it
+untrained, one job at a time in queue order, so that a class that presses Train at once
+sees its first charts in seconds and not after every training ahead of it.
 
 On a shared server the queue also watches its jobs: a job whose session has not been
 seen for `session_timeout` seconds (its tab was closed) is stopped, or cancelled if it
@@ -114,6 +117,10 @@ class TrainingJob:
         self._state = Snapshot()
         self._trainer = None
         self._cancelled = False
+        # Held while the data and model are made, by the preparer or the trainer
+        # (whichever reaches the job first; the other waits for it).
+        self._prepare_lock = threading.Lock()
+        self._prepare_claimed = False
         self.queue: JobQueue | None = None
 
     # --- reading ------------------------------------------------------------------------
@@ -172,19 +179,49 @@ class TrainingJob:
 
     # --- running (called by the queue's worker) -----------------------------------------
 
-    def _run(self) -> None:
+    def _prepare(self) -> bool:
+        """Make the data and build (and trace) the model, once; `False` when the job
+        was cancelled or failed instead (it is then finished)."""
         from lstm_explorer.training import Trainer
 
+        with self._prepare_lock:
+            with self._lock:
+                if self._cancelled or self._state.done:
+                    self._finish_locked(CANCELLED, "Cancelled before it started.")
+                    return False
+                if self._trainer is not None:
+                    return True
+            trainer = Trainer(self.config, on_event=self._on_event, csv_text=self.csv_text)
+            try:
+                trainer.prepare()
+            except ConfigError as error:
+                with self._lock:
+                    self._finish_locked(FAILED, str(error))
+                return False
+            except Exception as error:  # noqa: BLE001 - a failed job must not kill a thread
+                with self._lock:
+                    self._finish_locked(FAILED, f"Training failed: {type(error).__name__}: "
+                                                f"{error}")
+                return False
+            with self._lock:
+                if self._cancelled:
+                    self._finish_locked(CANCELLED, "Cancelled before it started.")
+                    return False
+                self._trainer = trainer
+            return True
+
+    def _run(self) -> None:
         with self._lock:
             if self._cancelled:
                 return
             self.started = time.monotonic()
-            self._update_locked(status=PREPARING, message="Generating data and building "
-                                                          "the model...")
-            trainer = Trainer(self.config, on_event=self._on_event, csv_text=self.csv_text)
-            self._trainer = trainer
+            if self._trainer is None:
+                self._update_locked(status=PREPARING, message="Generating data and "
+                                                              "building the model...")
+        if not self._prepare():
+            return
         try:
-            result = trainer.run()
+            result = self._trainer.run()
         except ConfigError as error:
             with self._lock:
                 self._finish_locked(FAILED, str(error))
@@ -267,6 +304,8 @@ class JobQueue:
                          for index in range(max_running)]
         for worker in self._workers:
             worker.start()
+        threading.Thread(target=self._prepare_waiting, daemon=True,
+                         name="lstm-explorer-preparer").start()
         windows = [value for value in (session_timeout, max_seconds) if value]
         if windows:
             self.check_every = check_every or min(5.0, min(windows) / 4)
@@ -279,7 +318,7 @@ class JobQueue:
         job.queue = self
         with self._lock:
             self._waiting.append(job)
-            self._lock.notify()
+            self._lock.notify_all()  # a trainer, or else the preparer
         return job
 
     def place(self, job: TrainingJob) -> int:
@@ -352,6 +391,21 @@ class JobQueue:
                 self.reap()
             except Exception:  # noqa: BLE001 - the watcher must outlive a bad probe
                 pass
+
+    def _prepare_waiting(self) -> None:
+        while True:
+            with self._lock:
+                while not (job := self._next_unprepared()):
+                    self._lock.wait()
+                job._prepare_claimed = True
+            try:
+                job._prepare()
+            except Exception:  # noqa: BLE001 - the preparer must outlive any job
+                pass
+            del job  # see _work
+
+    def _next_unprepared(self) -> TrainingJob | None:
+        return next((job for job in self._waiting if not job._prepare_claimed), None)
 
     def _work(self) -> None:
         while True:

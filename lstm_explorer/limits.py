@@ -440,17 +440,18 @@ def thread_pools(cores: int, trainings: int) -> tuple[int, int]:
     threads), which is slower than taking turns. The recurrent loop of a training is
     a chain of small ops, one step after the other, so a training rarely has two ops
     ready at once: one inter-op thread per concurrent training keeps them all moving,
-    and an intra-op pool of cores / trainings gives each running training its share of
-    the cores to split its matmuls over. Every trainer busy then means about `cores`
-    busy threads, not `trainings x cores`.
+    plus one for the queue's preparer (it traces waiting models while the others
+    train, `jobs.JobQueue`), and an intra-op pool of cores / trainings gives each
+    running training its share of the cores to split its matmuls over. Every trainer
+    busy then means about `cores` busy threads, not `trainings x cores`.
 
     Example:
 
     >>> thread_pools(16, 8), thread_pools(2, 1), thread_pools(2, 4)
-    ((2, 8), (2, 1), (1, 4))
+    ((2, 9), (2, 2), (1, 5))
     """
     trainings = max(1, trainings)
-    return max(1, cores // trainings), trainings
+    return max(1, cores // trainings), trainings + 1
 
 
 _THREADS_SET = False

@@ -36,7 +36,7 @@ import keras
 import numpy as np
 
 from lstm_explorer import model as model_module
-from lstm_explorer import tasks
+from lstm_explorer import tasks, timeline
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.trace import Trace, Tracer
 
@@ -145,8 +145,8 @@ class Trainer:
     >>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 8},
     ...                                      "training": {"epochs": 1}})
     >>> _ = Trainer(config, on_event=events.append).run()
-    >>> [event.kind for event in events][0], events[-1].kind
-    ('started', 'finished')
+    >>> [event.kind for event in events][:2], events[-1].kind
+    (['initial', 'started'], 'finished')
     """
 
     def __init__(self, config: ExperimentConfig, *, on_event: Callable[[Event], Any] | None = None,
@@ -160,6 +160,8 @@ class Trainer:
         self.trace = trace
         self.progress_every = progress_every
         self.model: keras.Model | None = None
+        self.tracer: Tracer | None = None
+        self.initial_trace: Trace | None = None
         self._stop = threading.Event()
 
     def request_stop(self) -> None:
@@ -171,22 +173,58 @@ class Trainer:
         return self._stop.is_set()
 
     def prepare(self):
-        """Generate the data and build the model (done by `run` if not called first)."""
+        """Generate the data, build the model and trace it untrained.
+
+        `run` does it if it was not called first. Apart, it lets a queue prepare a job
+        while others train: the untrained model's trace (an `"initial"` event) is then
+        there to draw before the job's turn comes.
+        """
+        timeline.mark("prepare")
         if self.data is None:
             self.data = tasks.make(self.config.task,
                                    validation_split=self.config.training["validation_split"],
                                    per_step_targets=self.config.per_step_targets,
                                    csv_text=self.csv_text)
+            timeline.mark("data made")
         if self.model is None:
             self.model = model_module.build(self.config)
+            timeline.mark("model built")
+        if self.trace and self.tracer is None:
+            self.tracer = Tracer(self.model)
+            # The untrained model's gates and gradients: something to look at within a
+            # second of pressing Train, and the "before" of the before/after picture.
+            # Op by op unless the graph is ready (an earlier training of this
+            # architecture in the process): tracing the graph for this one call costs
+            # about three times as much, and the first epoch end traces it anyway.
+            probe = self._probe()
+            ready = self.tracer.ready(*probe)
+            self.initial_trace = self.tracer(*probe, eager=not ready)
+            timeline.mark("initial trace", graph_ready=ready)
+            self.on_event(Event(INITIAL, epochs=self.epochs, batches=self._batches(),
+                                trace=self.initial_trace))
         return self.data, self.model
+
+    @property
+    def _stateful(self) -> bool:
+        return any(layer["stateful"] for layer in self.config.model["layers"])
+
+    def _probe(self):
+        return _probe_batch(self.data,
+                            self.config.training["batch_size"] if self._stateful else None)
+
+    def _batches(self) -> int:
+        """Batches per epoch (a stateful model drops the last, partial batch)."""
+        samples, batch_size = len(self.data.x_train), self.config.training["batch_size"]
+        if self._stateful:
+            return max(1, samples // batch_size)
+        return max(1, math.ceil(samples / batch_size))
 
     def run(self) -> TrainingResult:
         """Train, emitting events; returns when training finished, stopped or diverged."""
         data, model = self.prepare()
         training = self.config.training
         batch_size = training["batch_size"]
-        stateful = any(layer["stateful"] for layer in self.config.model["layers"])
+        stateful = self._stateful
         x_train, y_train = data.x_train, data.y_train
         notes = []
         if stateful:
@@ -202,8 +240,8 @@ class Trainer:
         validation = _validation_data(data, batch_size if stateful else None)
         if stateful and validation is not None and self.config.task.get("stream"):
             validation = tasks.arrange_for_state(*validation, batch_size)
-        probe_x, probe_y = _probe_batch(data, batch_size if stateful else None)
-        batches = max(1, math.ceil(len(x_train) / batch_size))
+        probe_x, probe_y = self._probe()
+        batches = self._batches()
         callback = _EventCallback(self, batches, probe_x, probe_y)
         self.on_event(Event(STARTED, epochs=self.epochs, batches=batches,
                             message=" ".join(notes)))
@@ -292,14 +330,8 @@ class _EventCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.started = time.perf_counter()
-        if self.trainer.trace:
-            self.tracer = Tracer(self.model)
-            # The untrained model's gates and gradients: something to look at within a
-            # second of pressing Train, and the "before" of the before/after picture.
-            initial = self.tracer(self.probe_x, self.probe_y)
-            self.trainer.on_event(Event(INITIAL, epochs=self.trainer.epochs,
-                                        batches=self.batches, elapsed=self.elapsed(),
-                                        trace=initial))
+        timeline.mark("fit set up")
+        self.tracer = self.trainer.tracer  # built, and the initial trace sent, by prepare
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1

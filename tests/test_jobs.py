@@ -50,6 +50,52 @@ def test_stopping_a_queued_job_cancels_it_before_it_starts():
     assert waiting.snapshot().result is None
 
 
+def wait_until(condition, timeout=120):
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_waiting_job_shows_its_untrained_model_before_its_turn():
+    queue = JobQueue(max_running=1)
+    running = queue.submit(config(epochs=200))
+    waiting = queue.submit(config())
+    assert wait_until(lambda: waiting.snapshot().trace is not None)
+    snapshot = waiting.snapshot()
+    assert snapshot.status == "queued" and snapshot.place == 1
+    assert snapshot.rows == [] and snapshot.trace.layers[0].values["h"].shape[-1] == 3
+    assert running.snapshot().status == "running"
+    running.stop()
+    assert waiting.wait(timeout=300).status == "finished"
+
+
+def test_a_waiting_job_whose_data_cannot_be_made_fails_before_its_turn():
+    queue = JobQueue(max_running=1)
+    running = queue.submit(config(epochs=200))
+    bad = queue.submit(ExperimentConfig.from_dict({"task": {"name": "csv",
+                                                            "path": "/nonexistent.csv"}}))
+    assert bad.wait(timeout=120).status == "failed"
+    assert bad.snapshot().message.startswith("task.path=")
+    assert running.snapshot().status in ("preparing", "running")
+    running.stop()
+    running.wait(timeout=300)
+
+
+def test_a_job_cancelled_after_it_was_prepared_never_trains():
+    queue = JobQueue(max_running=1)
+    running = queue.submit(config(epochs=200))
+    waiting = queue.submit(config())
+    assert wait_until(lambda: waiting.snapshot().trace is not None)
+    waiting.stop()
+    running.stop()
+    running.wait(timeout=300)
+    time.sleep(0.2)  # a worker is free: it must not pick the cancelled job up
+    snapshot = waiting.snapshot()
+    assert snapshot.status == "cancelled" and snapshot.rows == []
+    assert snapshot.result is None and queue.running == 0
+
+
 def test_a_job_whose_config_cannot_run_fails_with_the_field_named_message():
     bad = ExperimentConfig.from_dict({"task": {"name": "csv", "path": "/nonexistent.csv"},
                                       "training": {"epochs": 1}})

@@ -129,12 +129,12 @@ def test_the_estimate_grows_with_what_holds_memory():
     assert stateful.trace == 4 * base.trace  # a stateful probe is a whole batch
 
 
-def test_thread_pools_share_the_cores_among_the_trainings():
-    assert limits.thread_pools(2, 1) == (2, 1)
-    assert limits.thread_pools(16, 8) == (2, 8)
-    assert limits.thread_pools(16, 3) == (5, 3)
-    assert limits.thread_pools(1, 4) == (1, 4)  # never zero threads
-    assert limits.thread_pools(8, 0) == (8, 1)
+def test_thread_pools_share_the_cores_among_the_trainings_and_the_preparer():
+    assert limits.thread_pools(2, 1) == (2, 2)
+    assert limits.thread_pools(16, 8) == (2, 9)
+    assert limits.thread_pools(16, 3) == (5, 4)
+    assert limits.thread_pools(1, 4) == (1, 5)  # never zero threads
+    assert limits.thread_pools(8, 0) == (8, 2)
 
 
 def test_configure_threads_sets_the_pools_before_tensorflow_starts():

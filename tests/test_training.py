@@ -27,8 +27,9 @@ def test_events_arrive_in_order_with_a_history_row_and_trace_per_epoch():
     events = []
     result = Trainer(tiny(), on_event=events.append).run()
     kinds = [event.kind for event in events]
-    assert kinds[:2] == ["started", "initial"] and kinds[-1] == "finished"
-    assert events[1].trace.layers[0].values["h"].shape == (8, 6, 4)
+    # The untrained model is traced before training starts (a queued job shows it).
+    assert kinds[:2] == ["initial", "started"] and kinds[-1] == "finished"
+    assert events[0].trace.layers[0].values["h"].shape == (8, 6, 4)
     assert kinds.count("epoch") == 2
     assert "progress" in kinds
     epoch_events = [event for event in events if event.kind == "epoch"]
@@ -92,7 +93,9 @@ def test_stateful_training_trims_to_whole_batches_and_resets_states_each_epoch(m
     result = Trainer(config, on_event=events.append).run()
     assert result.status == "finished"
     assert len(resets) == 6  # at each epoch start and before each validation pass
-    assert "trimmed the training set from 76 to 64" in events[0].message
+    started = next(event for event in events if event.kind == "started")
+    assert "trimmed the training set from 76 to 64" in started.message
+    assert started.batches == 4
     assert result.trace.inputs.shape[0] == 16
 
 

@@ -23,6 +23,7 @@ from lstm_explorer.ui.state import ExplorerSession, Run
 CHART_CONFIG = {"displaylogo": False}
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
 CHARTS_EVERY = 1.0  # seconds between redraws of its charts
+FIRST_CHARTS_EVERY = 0.25  # seconds between looks for a new job's first trace
 
 
 # --- model summary -------------------------------------------------------------------
@@ -110,8 +111,12 @@ def progress_text(snapshot: Snapshot) -> str:
             return "Queued: starting now."
         wait = (f"about {_seconds(snapshot.wait)} to wait" if snapshot.wait is not None
                 else "no estimate of the wait yet")
+        # The queue traces a waiting model untrained (jobs.JobQueue), so there is
+        # already something to look at.
+        meanwhile = (" Meanwhile the charts show the untrained model."
+                     if snapshot.trace is not None else "")
         return (f"Queued, place {snapshot.place}, {wait}: the server trains a few models "
-                "at a time. Stop cancels it.")
+                f"at a time. Stop cancels it.{meanwhile}")
     if snapshot.status == "preparing":
         return snapshot.message or "Generating data and building the model..."
     parts = [f"Epoch {max(snapshot.epoch, 1)} of {snapshot.epochs}"]
@@ -213,16 +218,32 @@ def charts_panel(charts: dict[str, Any], prefix: str) -> None:
 
 
 def live(body: Callable[[], None], *, job: TrainingJob | None, running: bool,
-         every: float = LIVE_EVERY) -> None:
+         every: float = LIVE_EVERY, until: Callable[[], bool] | None = None) -> None:
     """Run `body` as a fragment that redraws every `every` seconds while `job` runs.
 
     When the job ends during a redraw, the whole page reruns once, so the finished run
     is collected and the redraws stop.
+
+    Args:
+        body: draws the fragment's content.
+        job: the job being watched, if any.
+        running: whether it runs (no redraws otherwise).
+        every: seconds between redraws. Default: `LIVE_EVERY`.
+        until: for a quick cadence that should last only until something has been
+            drawn (a new job's first trace): checked after each redraw; once it holds,
+            the next redraw reruns the whole page instead, whose run picks the cadence
+            anew (a fragment cannot change its own). Default: `None`.
     """
+    drawn = {"enough": False}  # kept by the fragment between its redraws
+
     def fragment() -> None:
         if running and job is not None and job.snapshot().done:
             st.rerun()
+        if drawn["enough"]:
+            st.rerun()
         body()
+        if until is not None and until():
+            drawn["enough"] = True
 
     st.fragment(fragment, run_every=every if running else None)()
 
