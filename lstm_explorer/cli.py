@@ -34,6 +34,9 @@ class _UsageError(Exception):
     pass
 
 
+# The largest config file read: every knob of a ten-layer model is a few KB.
+MAX_CONFIG_BYTES = 1024 * 1024
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _build_parser()
@@ -107,7 +110,14 @@ def load_config(arguments) -> ExperimentConfig:
             raise ConfigError("--preset", arguments.preset, str(error.args[0])) from None
     path: Path = arguments.config
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            # Read no more than a config can be: a device such as /dev/zero never ends.
+            content = file.read(MAX_CONFIG_BYTES + 1)
+        if len(content) > MAX_CONFIG_BYTES:
+            raise ConfigError("--config", str(path), f"is larger than "
+                              f"{MAX_CONFIG_BYTES // 1024} KB; a config is a small JSON "
+                              "file, such as the config.json of a run directory")
+        text = content.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("--config", str(path), "no such file") from None
     except (OSError, UnicodeDecodeError) as error:

@@ -104,3 +104,30 @@ def test_read_run_gives_back_what_train_wrote(run_dir):
     assert config["task"]["seq_len"] == 6
     assert history["status"] == "finished"
     assert set(arrays) >= {"inputs", "targets", "layer0/h", "layer0/c", "layer0/i"}
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["code", "--config", "/dev/zero"], "is larger than 1024 KB"),
+    (["code", "--config", "{binary}"], "cannot be read as text"),
+    (["code", "--config", "{folder}"], "cannot be read as text"),
+    (["code", "--preset", "../../etc/passwd"], "preset='../../etc/passwd' does not exist"),
+    (["train", "--preset", "default", "--epochs", "-5", "--out", "{folder}/run"],
+     "training.epochs=-5: must be an integer from 1 to 1000"),
+    (["train", "--preset", "default", "--epochs", "1" + "0" * 30, "--out", "{folder}/run"],
+     "training.epochs=1000000000000000000000000000000: must be an integer"),
+    (["sweep", "--preset", "default", "--vary", "layer1.units=1e400,2", "--out", "{folder}"],
+     "--vary='1e400': is not a valid value of layer1.units"),
+    (["sweep", "--preset", "default", "--vary", "__class__=os", "--out", "{folder}"],
+     "--vary='__class__': is not a parameter key"),
+])
+def test_hostile_arguments_exit_2_with_a_message_and_write_nothing(tmp_path, capsys, argv,
+                                                                   fragment):
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(bytes(range(256)) * 8)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    argv = [part.format(binary=binary, folder=folder) for part in argv]
+    assert cli.main(argv) == 2
+    errors = capsys.readouterr().err
+    assert fragment in errors and "Traceback" not in errors
+    assert list(folder.iterdir()) == []
