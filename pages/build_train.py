@@ -4,11 +4,12 @@ import math
 
 import streamlit as st
 
-from lstm_explorer import limits, tasks
+from lstm_explorer import limits, tasks, timeline
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.ui import frame, panels, widgets
 from lstm_explorer.ui.state import MAX_RUNS, describe_config, session, submit
 
+timeline.mark("page run")
 frame.require_frame()
 explorer = session()
 explorer.collect()
@@ -68,22 +69,29 @@ with model_column:
                  icon=":material/block:")
 
     running = explorer.running
+    can_train = not running and buildable and csv_ready and not over_limits
+    # A click on Train is read (from the button's state) before the buttons are drawn,
+    # so this very run draws the new job: Train disabled, Stop enabled, the live view.
+    # Rerunning the page for that instead costs the server a whole page run (about
+    # 0.3 s on two cores) while the job makes its data and model, delaying its first
+    # chart.
+    if st.session_state.get("train") and can_train:
+        timeline.mark("click seen")
+        job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
+        csv = explorer.csv_text if config.task["name"] == "csv" else None
+        explorer.job = submit(job_config, csv_text=csv, name=describe_config(job_config))
+        explorer.cache.pop("live", None)
+        timeline.mark("job submitted")
+        running = explorer.running
+        can_train = False
     train_column, stop_column, info_column = st.columns([1, 1, 2])
-    train = train_column.button("Train", type="primary", icon=":material/play_arrow:",
-                                disabled=(running or not buildable or not csv_ready
-                                          or bool(over_limits)),
-                                key="train", width="stretch")
+    train_column.button("Train", type="primary", icon=":material/play_arrow:",
+                        disabled=not can_train, key="train", width="stretch")
     stop = stop_column.button("Stop", icon=":material/stop:", disabled=not running,
                               key="stop", width="stretch",
                               help="Stops after the current batch; the model keeps what it "
                                    "has learned. A training still waiting in the queue is "
                                    "cancelled.")
-    if train and not over_limits:
-        job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
-        csv = explorer.csv_text if config.task["name"] == "csv" else None
-        explorer.job = submit(job_config, csv_text=csv, name=describe_config(job_config))
-        explorer.cache.pop("live", None)
-        st.rerun()  # redraw the buttons and start the live view of the new job
     if stop and explorer.job is not None:
         explorer.job.stop()
         st.rerun()
@@ -130,8 +138,11 @@ else:
 
 
 def charts_view() -> None:
+    timeline.mark("charts poll")
     history, arrays = explorer.latest()
-    if history is None:
+    if arrays is None and not (history and history["epochs"]):
+        # Nothing to draw yet: no training, or a new job before its first trace.
+        panels.placeholder_chart(waiting=history is not None)
         return
     snapshot = panels.snapshot_of(explorer.job)
     if snapshot is not None and not snapshot.done:
@@ -140,9 +151,18 @@ def charts_view() -> None:
         token = ("run", id(explorer.runs[-1]) if explorer.runs else None)
     layer = watched if arrays is None or f"{watched}/h" in arrays else "layer0"
     charts = panels.live_figures(explorer, token, history, arrays, layer)
+    timeline.mark("figures built", trace=arrays is not None)
     panels.charts_panel(charts, "live")
+    timeline.mark("charts sent", trace=arrays is not None)
 
 
 # The progress line redraws often; the charts change once per epoch, so they redraw less
-# often (every redraw sends every figure to the browser again).
-panels.live(charts_view, job=explorer.job, running=running, every=panels.CHARTS_EVERY)
+# often (every redraw sends every figure to the browser again), except while a new job
+# has no trace yet: its first one comes within a second of the click, and is drawn as
+# soon as it is there.
+waiting_for_trace = running and panels.awaits_first_trace(explorer.job)
+panels.live(charts_view, job=explorer.job, running=running,
+            every=panels.FIRST_CHARTS_EVERY if waiting_for_trace else panels.CHARTS_EVERY,
+            until=(lambda: explorer.job.snapshot().trace is not None)
+            if waiting_for_trace else None)
+timeline.mark("page run end")

@@ -7,6 +7,7 @@ Each `*_panel` function draws; the numbers come from the library (`model.describ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,15 @@ from lstm_explorer import figures
 from lstm_explorer import model as model_module
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.errors import ConfigError
-from lstm_explorer.jobs import DIVERGED, FAILED, FINISHED, STOPPED, Snapshot, TrainingJob
+from lstm_explorer.jobs import (
+    DIVERGED,
+    FAILED,
+    FINISHED,
+    QUEUED,
+    STOPPED,
+    Snapshot,
+    TrainingJob,
+)
 from lstm_explorer.ui import downloads
 from lstm_explorer.ui.state import ExplorerSession, Run
 
@@ -201,6 +210,47 @@ def live_figures(explorer: ExplorerSession, token: Any, history: dict | None,
             "Hidden and cell states", "No trace yet: the states appear after the first epoch.")
     explorer.cache["live"] = (cache_key, charts)
     return charts
+
+
+def awaits_first_trace(job: TrainingJob | None) -> bool:
+    """Whether `job` has no trace of the probe batch yet but will have one soon.
+
+    Soon: it is preparing or training, or first in the queue (just submitted, or
+    being prepared while others train); further back, its first trace waits for the
+    jobs ahead of it.
+    """
+    if job is None:
+        return False
+    snapshot = job.snapshot()
+    if snapshot.done or snapshot.trace is not None:
+        return False
+    return snapshot.status != QUEUED or snapshot.place <= 1
+
+
+@functools.cache
+def _placeholder_figure(waiting: bool) -> Any:
+    # Built once per process and never changed afterwards: sessions share it.
+    reason = ("Training starts: the untrained model's gates appear in a moment." if waiting
+              else "Press Train: the loss, the gradient flow, the gates and the states "
+                   "are drawn here.")
+    fig = figures.empty_figure("Training charts", reason)
+    fig.update_layout(height=220)
+    return fig
+
+
+def placeholder_chart(waiting: bool) -> None:
+    """One empty chart where the live charts will be, saying when they come.
+
+    Drawing a plotly chart before there is data also has the browser load its
+    charting library while the page is idle, so that after a click on Train the first
+    real chart is drawn at once instead of after that download (a few seconds on a
+    busy two-core server).
+
+    Args:
+        waiting: a training has started (its first trace is on the way); otherwise
+            none has.
+    """
+    chart(_placeholder_figure(waiting), "live-placeholder")
 
 
 def chart(fig: Any, key: str, height: int | None = None) -> None:

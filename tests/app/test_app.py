@@ -206,6 +206,25 @@ def test_training_a_tiny_model_fills_every_chart():
             "Weight gradient norms per gate, layer 1"} <= set(figures(at))
 
 
+def test_a_click_on_train_starts_the_job_in_the_same_page_run(monkeypatch, tmp_path):
+    from lstm_explorer import timeline
+
+    at = new_app(TINY)
+    assert "Training charts" in figures(at)  # the chart area, before any training
+    monkeypatch.setenv(timeline.ENV, str(tmp_path / "timeline.jsonl"))
+    at.button(key="train").click().run()
+    no_exceptions(at)
+    stages = [entry["stage"] for entry in timeline.read(tmp_path / "timeline.jsonl")
+              if entry["thread"] != "lstm-explorer-trainer-0"]
+    # One page run, not a run that submits and a second one that draws the job.
+    assert stages.count("page run") == 1 and "job submitted" in stages
+    assert at.button(key="train").disabled is True
+    assert at.button(key="stop").disabled is False
+    wait_for_job(at)
+    no_exceptions(at)
+    assert "Training charts" not in figures(at)
+
+
 def test_stop_ends_a_running_job_with_status_stopped():
     at = new_app({**TINY, "task.n_samples": "2000", "task.seq_len": "20",
                   "training.epochs": "100", "training.batch_size": "16"})

@@ -252,3 +252,24 @@ def test_widget_keys_derive_from_flat_keys():
     for key in DEFAULT.values():
         assert widgets.widget_key(key).endswith(key)
         param_for_key(key)  # every flat key has a registry entry
+
+
+class _FakeJob:
+    def __init__(self, snapshot: Snapshot):
+        self._snapshot = snapshot
+
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+
+@pytest.mark.parametrize("snapshot, expected", [
+    (Snapshot(status="running"), True),
+    (Snapshot(status="preparing"), True),
+    (Snapshot(status="queued", place=1), True),  # next, or being prepared
+    (Snapshot(status="queued", place=2), False),  # behind another job
+    (Snapshot(status="running", trace=object()), False),  # the first trace is there
+    (Snapshot(status="finished"), False),
+])
+def test_a_job_awaits_its_first_trace_only_when_it_comes_soon(snapshot, expected):
+    assert panels.awaits_first_trace(_FakeJob(snapshot)) is expected
+    assert panels.awaits_first_trace(None) is False
