@@ -1,14 +1,25 @@
-"""Wall time of training through `Trainer` against plain `model.fit`, in one process.
+"""Wall and CPU time of training through `Trainer` against plain `model.fit`, in one process.
 
-Variants, all on the same config, data and a freshly built model each time:
+Variants, all on the same config and data, each with a freshly built model (built
+outside the timing, for every variant alike):
 - plain:        model.fit(x, y, validation_data=...), no callbacks
 - trainer:      Trainer(trace=False): events every few batches, stop/NaN checks
-- instrumented: Trainer(trace=True): also traces the probe batch (gates, states,
-                per-step gradients, weight-gradient norms) at every epoch end
+- traced cold:  Trainer(trace=True): also traces the probe batch (gates, states,
+                per-step gradients, weight-gradient norms) before the first update and
+                at every epoch end, with no traced graph of this architecture in the
+                process yet (the shared graphs are cleared first), so the timing holds
+                the graph's tracing: the first training of a config in a server process
+- traced warm:  the same once an earlier training of this architecture traced the
+                graph: every later training of the config in the process (a second
+                run, a classroom's thirty students)
 - tensorboard:  plain fit with keras.callbacks.TensorBoard(histogram_freq=1), a peer
 
-The variants are interleaved over several rounds and each is summarised by its median,
-so that the machine's noise hits them alike. Ratios are to plain fit.
+Everything the Trainer does beyond fit is timed: `prepare` (the tracer, the untrained
+trace) as well as `run`. The variants are interleaved over several rounds and each is
+summarised by its median, so that the machine's noise hits them alike; ratios are to
+plain fit. CPU time (this process, all threads) is less disturbed than wall time by
+other processes on a shared machine. For the traced variants the CPU time spent inside
+the tracer is measured on its own too: it is the overhead with the least noise.
 
     .venv/bin/python bench/bench_trainer.py [--preset default] [--rounds 3]
 """
@@ -29,8 +40,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 
 from lstm_explorer import model as model_module  # noqa: E402
-from lstm_explorer import presets, tasks  # noqa: E402
+from lstm_explorer import presets, tasks, trace, training  # noqa: E402
 from lstm_explorer.training import Trainer  # noqa: E402
+
+
+class TimedTracer(trace.Tracer):
+    """A `Tracer` that adds the CPU time of its calls to `TimedTracer.seconds`."""
+
+    seconds = 0.0
+
+    def __call__(self, *arguments, **keywords):
+        started = time.process_time()
+        try:
+            return super().__call__(*arguments, **keywords)
+        finally:
+            TimedTracer.seconds += time.process_time() - started
 
 
 def _timed(run):
@@ -48,11 +72,12 @@ def plain_fit(config, data, callbacks=()):
         verbose=0, callbacks=list(callbacks)))
 
 
-def trainer_fit(config, data, trace):
-    trainer = Trainer(config, data=data, trace=trace)
-    # The model is built outside the timing, as for plain fit; everything the Trainer
-    # adds (the tracer's build and the untrained trace in `prepare`) is timed.
-    trainer.model = model_module.build(config)
+def trainer_fit(config, data, trace_probe, cold=False):
+    trainer = Trainer(config, data=data, trace=trace_probe)
+    trainer.model = model_module.build(config)  # built outside the timing, as for plain fit
+    if cold:
+        trace.clear_shared_graphs()
+    TimedTracer.seconds = 0.0
     return _timed(lambda: (trainer.prepare(), trainer.run()))
 
 
@@ -66,32 +91,45 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--rounds", type=int, default=3)
     arguments = parser.parse_args()
+    training.Tracer = TimedTracer  # the Trainer builds its tracers from this name
     config = presets.get(arguments.preset).build()
     data = tasks.make(config.task, validation_split=config.training["validation_split"])
     variants = {
         "plain": lambda: plain_fit(config, data),
-        "trainer": lambda: trainer_fit(config, data, trace=False),
-        "instrumented": lambda: trainer_fit(config, data, trace=True),
+        "trainer": lambda: trainer_fit(config, data, trace_probe=False),
+        "traced cold": lambda: trainer_fit(config, data, trace_probe=True, cold=True),
+        "traced warm": lambda: trainer_fit(config, data, trace_probe=True),
         "tensorboard": lambda: tensorboard_fit(config, data),
     }
     variants["plain"]()  # warm-up: first use of TensorFlow's kernels in this process
     walls: dict[str, list[float]] = {name: [] for name in variants}
     cpus: dict[str, list[float]] = {name: [] for name in variants}
+    tracing: dict[str, list[float]] = {"traced cold": [], "traced warm": []}
     for round_number in range(arguments.rounds):
         for name, run in variants.items():
             wall, cpu = run()
             walls[name].append(wall)
             cpus[name].append(cpu)
+            if name in tracing:
+                tracing[name].append(TimedTracer.seconds)
         print(f"round {round_number + 1}: " + ", ".join(
-            f"{name} {values[-1]:.2f}s" for name, values in walls.items()), flush=True)
+            f"{name} {walls[name][-1]:.2f}s/{cpus[name][-1]:.2f}s CPU" for name in variants),
+            flush=True)
     wall_medians = {name: statistics.median(values) for name, values in walls.items()}
     cpu_medians = {name: statistics.median(values) for name, values in cpus.items()}
+    load = os.getloadavg()
     print(f"\npreset {arguments.preset!r}: {config.training['epochs']} epochs, "
-          f"{len(data.x_train)} training sequences of {config.task['seq_len']} steps")
+          f"{len(data.x_train)} training sequences of {config.task['seq_len']} steps; "
+          f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     for name in variants:
-        print(f"{name:>13}: wall median {wall_medians[name]:6.2f} s, ratio to plain fit "
+        print(f"{name:>12}: wall median {wall_medians[name]:6.2f} s, ratio to plain fit "
               f"{wall_medians[name] / wall_medians['plain']:.3f}   |   CPU median "
               f"{cpu_medians[name]:6.2f} s, ratio {cpu_medians[name] / cpu_medians['plain']:.3f}")
+    for name, values in tracing.items():
+        seconds = statistics.median(values)
+        print(f"{name:>12}: CPU inside the tracer {seconds:.3f} s (median), "
+              f"{seconds / cpu_medians['plain']:.1%} of plain fit's CPU; plain + tracer "
+              f"= {(cpu_medians['plain'] + seconds) / cpu_medians['plain']:.3f}")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,39 @@ def test_events_arrive_in_order_with_a_history_row_and_trace_per_epoch():
     assert events[-1].fraction == 1.0
 
 
+@pytest.mark.parametrize("cold", [True, False], ids=["first of its architecture", "later"])
+def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained_model(cold):
+    from lstm_explorer import trace
+
+    config = tiny()
+    data, untrained = Trainer(config, trace=False).prepare()  # same seed: same weights
+    kinds, weights_at_initial = [], []
+
+    def record(event):
+        kinds.append(event.kind)
+        if event.kind == "initial":
+            weights_at_initial.extend(weight.copy() for weight in trainer.model.get_weights())
+
+    trainer = Trainer(config, data=data, on_event=record)
+    if cold:
+        trace.clear_shared_graphs()
+    else:
+        trace.Tracer(untrained)(data.probe_x, data.probe_y)  # an earlier training's graph
+    trainer.run()
+    assert kinds.index("initial") < kinds.index("progress")
+    for weight, start in zip(weights_at_initial, untrained.get_weights(), strict=True):
+        np.testing.assert_array_equal(weight, start)  # no update before the trace
+    # Op by op on the first training of an architecture (the first epoch end traces the
+    # graph), through the shared graph later; the same numbers either way.
+    assert trainer.tracer.trace_count == (1 if cold else 0)
+    expected = trace.Tracer(untrained)(data.probe_x, data.probe_y)
+    initial = trainer.initial_trace
+    np.testing.assert_allclose(initial.layers[0].values["h"], expected.layers[0].values["h"],
+                               atol=1e-6)
+    np.testing.assert_allclose(initial.layers[0].grad_h, expected.layers[0].grad_h,
+                               rtol=1e-5, atol=1e-9)
+
+
 def test_progress_reports_batches_and_time_left():
     events = []
     Trainer(tiny(), on_event=events.append, progress_every=1).run()
