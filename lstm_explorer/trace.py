@@ -524,7 +524,10 @@ class Tracer:
                     cell=direction.kind,
                     direction=direction.direction,
                     go_backwards=bool(direction.layer.go_backwards),
-                    values={name: value.astype(np.float32) for name, value in values.items()},
+                    values={
+                        name: np.ascontiguousarray(value.transpose(1, 0, 2), dtype=np.float32)
+                        for name, value in values.items()
+                    },
                     grad_h=grads["h"],
                     grad_c=grads.get("c"),
                 )
@@ -591,28 +594,26 @@ class Tracer:
             # Probes are time-major (steps, batch, units): reduce over batch and units.
             gradient = tf.cast(gradient, tf.float64)
             grads[key][name] = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=[1, 2]))
-        weight_norms = []
+        # Squared norms of each weight and of its gate blocks, one square root at the
+        # end: a few ops per weight rather than a slice and a reduction per block (the
+        # graph's size is most of what tracing it costs).
+        squares = []
         for (_owner, _name, variable, blocks), gradient in zip(
             self._weights, gradients[len(probe_list) :]
         ):
-            gradient = tf.cast(tf.convert_to_tensor(gradient), tf.float64)
-            weight_norms.append(_norm(gradient))
+            gradient = tf.square(tf.cast(tf.convert_to_tensor(gradient), tf.float64))
             if blocks:
-                width = int(variable.shape[-1]) // len(blocks)
-                for number in range(len(blocks)):
-                    weight_norms.append(_norm(gradient[..., number * width : (number + 1) * width]))
-        values = {
-            key: {
-                name: tf.transpose(tf.cast(value, tf.float32), [1, 0, 2])
-                for name, value in items.items()
-            }
-            for key, items in records.items()
-        }
+                shape = [-1, len(blocks), int(variable.shape[-1]) // len(blocks)]
+                per_block = tf.reduce_sum(tf.reshape(gradient, shape), axis=[0, 2])
+                squares.append(tf.concat([tf.reduce_sum(per_block, keepdims=True), per_block], 0))
+            else:
+                squares.append(tf.reshape(tf.reduce_sum(gradient), [1]))
         return {
             "loss": tf.cast(loss, tf.float64),
-            "values": values,
+            # Time-major (steps, batch, units); `_to_trace` transposes them in NumPy.
+            "values": records,
             "grads": grads,
-            "weight_norms": tf.stack(weight_norms) if weight_norms else tf.zeros([0], tf.float64),
+            "weight_norms": tf.sqrt(tf.concat(squares, 0)) if squares else tf.zeros([0], tf.float64),
         }
 
     def _forward(self, inputs, tape, probes, records):
@@ -648,10 +649,6 @@ def _leaves(structure: Any) -> list[Any]:
     if isinstance(structure, (list, tuple)):
         return [leaf for item in structure for leaf in _leaves(item)]
     return [structure]
-
-
-def _norm(tensor: tf.Tensor) -> tf.Tensor:
-    return tf.sqrt(tf.reduce_sum(tf.square(tensor)))
 
 
 def _is_recurrent(layer: Any) -> bool:
@@ -878,6 +875,7 @@ def _replay_direction(direction, x, mask, tape, probes, records):
     if masked:
         mask_t = tf.transpose(tf.cast(sequence_mask, dtype), [1, 0])[..., None]
         packed_inputs.append(mask_t)
+    part_sizes = [width, units, *((units,) if kind == "lstm" else ()), *((1,) if masked else ())]
     input_ta = tf.TensorArray(dtype, size=steps).unstack(tf.concat(packed_inputs, axis=-1))
     record_names = (*state_names, *gate_names, *(("out",) if masked else ()))
 
@@ -890,13 +888,14 @@ def _replay_direction(direction, x, mask, tape, probes, records):
 
     def body(t, record_ta, h_prev, c_prev, out_prev):
         packed = input_ta.read(t)
-        projected_t = packed[:, :width]
-        probe_h = packed[:, width : width + units]
-        keep = packed[:, -1:] > 0.5 if masked else None
+        # One split rather than a slice per part: fewer ops here and in the gradient.
+        parts = tf.split(packed, part_sizes, axis=1)
+        projected_t, probe_h = parts[0], parts[1]
+        keep = parts[-1] > 0.5 if masked else None
         gates = []
         c = c_prev
         if kind == "lstm":
-            probe_c = packed[:, width + units : width + 2 * units]
+            probe_c = parts[2]
             z = projected_t + tf.matmul(h_prev, recurrent_kernel)
             z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
             i = recurrent_activation(z_i)
