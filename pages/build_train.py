@@ -75,7 +75,8 @@ with model_column:
     # Rerunning the page for that instead costs the server a whole page run (about
     # 0.3 s on two cores) while the job makes its data and model, delaying its first
     # chart.
-    if st.session_state.get("train") and can_train:
+    submitted = st.session_state.get("train") and can_train
+    if submitted:
         timeline.mark("click seen")
         job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
         csv = explorer.csv_text if config.task["name"] == "csv" else None
@@ -160,6 +161,11 @@ def charts_view() -> None:
 # often (every redraw sends every figure to the browser again), except while a new job
 # has no trace yet: its first one comes within a second of the click, and is drawn as
 # soon as it is there.
+if submitted:
+    # The job's first trace is usually there within a second of the click: waiting for
+    # it here draws it in this run, sooner than the charts fragment's next look would
+    # (everything above is drawn already; the fragment looks on if this times out).
+    panels.wait_for_first_trace(explorer.job)
 waiting_for_trace = running and panels.awaits_first_trace(explorer.job)
 panels.live(charts_view, job=explorer.job, running=running,
             every=panels.FIRST_CHARTS_EVERY if waiting_for_trace else panels.CHARTS_EVERY,

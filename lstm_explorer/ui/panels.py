@@ -8,6 +8,7 @@ Each `*_panel` function draws; the numbers come from the library (`model.describ
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ CHART_CONFIG = {"displaylogo": False}
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
 CHARTS_EVERY = 1.0  # seconds between redraws of its charts
 FIRST_CHARTS_EVERY = 0.25  # seconds between looks for a new job's first trace
+FIRST_TRACE_WAIT = 1.5  # seconds the click's own page run waits for that trace, at most
 
 
 # --- model summary -------------------------------------------------------------------
@@ -225,6 +227,33 @@ def awaits_first_trace(job: TrainingJob | None) -> bool:
     if snapshot.done or snapshot.trace is not None:
         return False
     return snapshot.status != QUEUED or snapshot.place <= 1
+
+
+def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_WAIT,
+                         interval: float = 0.02) -> bool:
+    """Wait until `job` has its first trace, while it `awaits_first_trace`.
+
+    The page run of a click on Train calls it before drawing the charts, so that the
+    untrained model's charts (usually there within a second) are drawn by that run
+    instead of by a later redraw of the charts fragment.
+
+    Args:
+        job: the job just submitted.
+        timeout: seconds to wait at most. Default: `FIRST_TRACE_WAIT`.
+        interval: seconds between looks. Default: 0.02.
+
+    Returns:
+        Whether the trace is there.
+
+    Example:
+
+    >>> wait_for_first_trace(None)
+    False
+    """
+    deadline = time.monotonic() + timeout
+    while awaits_first_trace(job) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return job is not None and job.snapshot().trace is not None
 
 
 @functools.cache

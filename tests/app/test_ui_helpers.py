@@ -273,3 +273,16 @@ class _FakeJob:
 def test_a_job_awaits_its_first_trace_only_when_it_comes_soon(snapshot, expected):
     assert panels.awaits_first_trace(_FakeJob(snapshot)) is expected
     assert panels.awaits_first_trace(None) is False
+
+
+def test_waiting_for_the_first_trace_ends_when_it_comes_or_when_it_cannot_come_soon():
+    import threading
+
+    job = _FakeJob(Snapshot(status="preparing"))
+    threading.Timer(0.1, lambda: setattr(job, "_snapshot",
+                                         Snapshot(status="running", trace=object()))).start()
+    assert panels.wait_for_first_trace(job, timeout=30) is True
+    behind = _FakeJob(Snapshot(status="queued", place=2))
+    assert panels.wait_for_first_trace(behind, timeout=30) is False  # returns at once
+    slow = _FakeJob(Snapshot(status="preparing"))
+    assert panels.wait_for_first_trace(slow, timeout=0.05) is False
