@@ -89,8 +89,9 @@ _KIND_OF = {
 
 _KEY_PATTERN = re.compile(r"^layer(\d+)(/backward)?/([a-z_]+)$")
 
-#: How many traced graphs (architecture x probe shape) the process keeps for reuse.
-MAX_SHARED_GRAPHS = 32
+#: How many traced graphs (architecture x probe shape) the process keeps for reuse. A
+#: graph of a one-layer LSTM takes about 2.5 MB; a class mostly trains a few configs.
+MAX_SHARED_GRAPHS = 16
 
 # Traced graphs by architecture and argument shapes, least recently used first. They
 # hold no model and no weights: the weights are arguments.
