@@ -115,7 +115,16 @@ with model_column:
                        "gates and the states appear below and are redrawn while the model "
                        "learns, at every epoch.")
 
-    panels.live(progress_view, job=explorer.job, running=running)
+    # A queued job: only the progress line looks (its place, its wait), and the page
+    # reruns when the job's turn comes or its untrained trace arrives, to draw them.
+    queued_job = explorer.job if running and explorer.job.status == "queued" else None
+    queue_view = ((queued_job.status, queued_job.snapshot().trace is not None)
+                  if queued_job is not None else None)
+    panels.live(progress_view, job=explorer.job, running=running,
+                every=panels.QUEUED_EVERY if queued_job is not None else panels.LIVE_EVERY,
+                rerun_when=(lambda: (queued_job.status, queued_job.snapshot().trace
+                                     is not None) != queue_view)
+                if queued_job is not None else None)
 
     with st.expander("Downloads", expanded=False):
         st.caption("This configuration:")
@@ -167,7 +176,10 @@ if submitted:
     # (everything above is drawn already; the fragment looks on if this times out).
     panels.wait_for_first_trace(explorer.job)
 waiting_for_trace = running and panels.awaits_first_trace(explorer.job)
-panels.live(charts_view, job=explorer.job, running=running,
+# A queued job's charts stay as drawn (the progress line reruns the page when they
+# change), unless the queue is about to trace it: the first in line is watched closely.
+charts_redraw = running and (queued_job is None or waiting_for_trace)
+panels.live(charts_view, job=explorer.job, running=charts_redraw,
             every=panels.FIRST_CHARTS_EVERY if waiting_for_trace else panels.CHARTS_EVERY,
             until=(lambda: explorer.job.snapshot().trace is not None)
             if waiting_for_trace else None)

@@ -34,6 +34,10 @@ CHART_CONFIG = {"displaylogo": False}
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
 CHARTS_EVERY = 1.0  # seconds between redraws of its charts
 FIRST_CHARTS_EVERY = 0.25  # seconds between looks for a new job's first trace
+# Seconds between looks at a queued job. Its charts (the untrained model) do not change
+# until its turn; with a class of thirty waiting, every look costs the one server that
+# also trains, so only the cheap progress line looks, and less often.
+QUEUED_EVERY = 2.0
 FIRST_TRACE_WAIT = 1.5  # seconds the click's own page run waits for that trace, at most
 
 
@@ -297,7 +301,8 @@ def charts_panel(charts: dict[str, Any], prefix: str) -> None:
 
 
 def live(body: Callable[[], None], *, job: TrainingJob | None, running: bool,
-         every: float = LIVE_EVERY, until: Callable[[], bool] | None = None) -> None:
+         every: float = LIVE_EVERY, until: Callable[[], bool] | None = None,
+         rerun_when: Callable[[], bool] | None = None) -> None:
     """Run `body` as a fragment that redraws every `every` seconds while `job` runs.
 
     When the job ends during a redraw, the whole page reruns once, so the finished run
@@ -312,13 +317,16 @@ def live(body: Callable[[], None], *, job: TrainingJob | None, running: bool,
             drawn (a new job's first trace): checked after each redraw; once it holds,
             the next redraw reruns the whole page instead, whose run picks the cadence
             anew (a fragment cannot change its own). Default: `None`.
+        rerun_when: checked before each redraw; when it holds, the whole page reruns
+            at once (e.g. a queued job's turn came, so its charts must start to
+            redraw). Default: `None`.
     """
     drawn = {"enough": False}  # kept by the fragment between its redraws
 
     def fragment() -> None:
         if running and job is not None and job.snapshot().done:
             st.rerun()
-        if drawn["enough"]:
+        if drawn["enough"] or (rerun_when is not None and rerun_when()):
             st.rerun()
         body()
         if until is not None and until():
