@@ -100,9 +100,10 @@ _SHARED_LOCK = threading.Lock()
 _BUILDING: dict[tuple, threading.Lock] = {}
 
 # Settings that change how a layer is created or trained but not what the replay
-# computes from its current weights, left out of the architecture key so that, say,
-# two seeds of one config share a graph.
+# computes from its current weights (in inference mode, so without dropout), left out
+# of the architecture key so that, say, two seeds of one config share a graph.
 _UNTRACED_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
+_UNTRACED_KEYS = ("name", "seed")
 
 
 @dataclass
@@ -988,7 +989,7 @@ def _positions(variables: list[Any], weights: list[tuple]) -> list[int]:
 def _architecture_key(chain: list[Any], loss_identifier: Any) -> str | None:
     """A text that is equal for two models whose replay graphs are equal, or `None`.
 
-    It holds each layer's class and configuration (without names, initializers,
+    It holds each layer's class and configuration (without names, seeds, initializers,
     regularizers and constraints) and the loss. `None` (no sharing) when a layer is
     not one of Keras's own or is a `Lambda`, or the loss is neither a name nor a Keras
     `Loss`: their configuration need not say all they compute.
@@ -1018,7 +1019,7 @@ def _traced_config(config: Any) -> Any:
         return {
             key: _traced_config(value)
             for key, value in config.items()
-            if key != "name" and not str(key).endswith(_UNTRACED_SUFFIXES)
+            if key not in _UNTRACED_KEYS and not str(key).endswith(_UNTRACED_SUFFIXES)
         }
     if isinstance(config, (list, tuple)):
         return [_traced_config(value) for value in config]
