@@ -47,6 +47,10 @@ WATCH_PLOTS = """() => {
     requestAnimationFrame(look);
 }"""
 
+TRAIN_ENABLED = """() => Array.from(document.querySelectorAll(
+    '[data-testid="stMainBlockContainer"] button'))
+    .some(button => button.innerText.trim().endsWith('Train') && !button.disabled)"""
+
 # The stages of the click-to-chart path, in the order they happen (see the marks in
 # pages/build_train.py and lstm_explorer/training.py).
 STAGES = ("click seen", "job submitted", "page run end", "prepare", "data made",
@@ -93,7 +97,9 @@ def click_to_chart(browser, url: str, timeline_path: str) -> tuple[float, dict[s
     seen = time.time()
     seen_page = page.evaluate("window.__plots")
     page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").click()
-    page.get_by_text("Stopped", exact=False).first.wait_for(timeout=120_000)
+    # However it ended (stopped, or cancelled if the click came while it was prepared),
+    # the next training may start once Train is enabled again.
+    page.wait_for_function(TRAIN_ENABLED, timeout=120_000, polling=100)
     page.close()
     offsets = stage_offsets(timeline.read(timeline_path), clicked, seen)
     for stage, key in (("plot in page", "any"), ("data plot", "data")):  # page clock
