@@ -118,12 +118,14 @@ with model_column:
     # A queued job: only the progress line looks (its place, its wait), and the page
     # reruns when the job's turn comes or its untrained trace arrives, to draw them.
     queued_job = explorer.job if running and explorer.job.status == "queued" else None
-    queue_view = ((queued_job.status, queued_job.snapshot().trace is not None)
-                  if queued_job is not None else None)
+    charts_show = {}  # what the charts below drew of the queued job (set when drawn)
+
+    def queue_view() -> tuple[str, bool]:
+        return queued_job.status, queued_job.snapshot().trace is not None
+
     panels.live(progress_view, job=explorer.job, running=running,
                 every=panels.QUEUED_EVERY if queued_job is not None else panels.LIVE_EVERY,
-                rerun_when=(lambda: (queued_job.status, queued_job.snapshot().trace
-                                     is not None) != queue_view)
+                rerun_when=(lambda: queue_view() != charts_show.get("view", queue_view()))
                 if queued_job is not None else None)
 
     with st.expander("Downloads", expanded=False):
@@ -149,6 +151,8 @@ else:
 
 def charts_view() -> None:
     timeline.mark("charts poll")
+    if queued_job is not None:
+        charts_show["view"] = queue_view()  # read first: a later change reruns the page
     history, arrays = explorer.latest()
     if arrays is None and not (history and history["epochs"]):
         # Nothing to draw yet: no training, or a new job before its first trace.
@@ -176,8 +180,11 @@ if submitted:
     # (everything above is drawn already; the fragment looks on if this times out).
     panels.wait_for_first_trace(explorer.job)
 waiting_for_trace = running and panels.awaits_first_trace(explorer.job)
-# A queued job's charts stay as drawn (the progress line reruns the page when they
-# change), unless the queue is about to trace it: the first in line is watched closely.
+# A queued job's charts stay as drawn (the progress line reruns the page when its trace
+# arrives or its turn comes), unless it is first in line: that one is watched closely.
+# Looking closely for a whole class at once would cost the server that also trains.
+if queued_job is not None and queued_job.snapshot().place > 1:
+    waiting_for_trace = False
 charts_redraw = running and (queued_job is None or waiting_for_trace)
 panels.live(charts_view, job=explorer.job, running=charts_redraw,
             every=panels.FIRST_CHARTS_EVERY if waiting_for_trace else panels.CHARTS_EVERY,

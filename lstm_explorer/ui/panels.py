@@ -22,7 +22,6 @@ from lstm_explorer.jobs import (
     DIVERGED,
     FAILED,
     FINISHED,
-    QUEUED,
     STOPPED,
     Snapshot,
     TrainingJob,
@@ -221,16 +220,13 @@ def live_figures(explorer: ExplorerSession, token: Any, history: dict | None,
 def awaits_first_trace(job: TrainingJob | None) -> bool:
     """Whether `job` has no trace of the probe batch yet but will have one soon.
 
-    Soon: it is preparing or training, or first in the queue (just submitted, or
-    being prepared while others train); further back, its first trace waits for the
-    jobs ahead of it.
+    Soon: it is preparing or training, or it waits in the queue, whose preparer traces
+    every waiting job untrained, in queue order, while others train (`jobs.JobQueue`).
     """
     if job is None:
         return False
     snapshot = job.snapshot()
-    if snapshot.done or snapshot.trace is not None:
-        return False
-    return snapshot.status != QUEUED or snapshot.place <= 1
+    return not snapshot.done and snapshot.trace is None
 
 
 def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_WAIT,

@@ -266,23 +266,23 @@ class _FakeJob:
     (Snapshot(status="running"), True),
     (Snapshot(status="preparing"), True),
     (Snapshot(status="queued", place=1), True),  # next, or being prepared
-    (Snapshot(status="queued", place=2), False),  # behind another job
+    (Snapshot(status="queued", place=5), True),  # the queue's preparer traces it
     (Snapshot(status="running", trace=object()), False),  # the first trace is there
     (Snapshot(status="finished"), False),
 ])
-def test_a_job_awaits_its_first_trace_only_when_it_comes_soon(snapshot, expected):
+def test_a_job_awaits_its_first_trace_until_it_has_one_or_is_done(snapshot, expected):
     assert panels.awaits_first_trace(_FakeJob(snapshot)) is expected
     assert panels.awaits_first_trace(None) is False
 
 
-def test_waiting_for_the_first_trace_ends_when_it_comes_or_when_it_cannot_come_soon():
+def test_waiting_for_the_first_trace_ends_when_it_comes_or_when_it_cannot_come():
     import threading
 
     job = _FakeJob(Snapshot(status="preparing"))
     threading.Timer(0.1, lambda: setattr(job, "_snapshot",
                                          Snapshot(status="running", trace=object()))).start()
     assert panels.wait_for_first_trace(job, timeout=30) is True
-    behind = _FakeJob(Snapshot(status="queued", place=2))
-    assert panels.wait_for_first_trace(behind, timeout=30) is False  # returns at once
+    cancelled = _FakeJob(Snapshot(status="cancelled"))
+    assert panels.wait_for_first_trace(cancelled, timeout=30) is False  # returns at once
     slow = _FakeJob(Snapshot(status="preparing"))
     assert panels.wait_for_first_trace(slow, timeout=0.05) is False
