@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lstm_explorer import limits  # noqa: E402
+from lstm_explorer import limits, timeline  # noqa: E402
 from lstm_explorer.config import ExperimentConfig  # noqa: E402
 from tests.e2e.server import app_server, launch_browser, wait_idle  # noqa: E402
 
@@ -46,7 +46,11 @@ WATCH_FIRST_CHART = """() => {
     const drawn = () => Array.from(document.querySelectorAll('.js-plotly-plot'))
         .some(plot => (plot.data || []).some(trace => trace.type === 'heatmap'));
     const timer = setInterval(() => {
-        if (drawn()) { window.lstmFirstChart = performance.now(); clearInterval(timer); }
+        if (drawn()) {
+            window.lstmFirstChart = performance.now();
+            window.lstmFirstChartEpoch = performance.timeOrigin + performance.now();
+            clearInterval(timer);
+        }
     }, 100);
 }"""
 # Rows of every heatmap drawn (gates and states: one row per unit). Plotly keeps `z` as
@@ -152,7 +156,8 @@ def run(count: int, browser, trainings: int | None, timeout: float, niceness: in
         for session in sessions:
             page = session["page"]
             page.evaluate(WATCH_FIRST_CHART)
-            session["clicked_in_page"] = page.evaluate("performance.now()")
+            session["clicked_in_page"], session["clicked_epoch"] = page.evaluate(
+                "[performance.now(), performance.timeOrigin + performance.now()]")
             session["clicked"] = time.monotonic()
             page.get_by_test_id("stMainBlockContainer").get_by_role("button",
                                                                     name="Train").click()
@@ -165,6 +170,7 @@ def run(count: int, browser, trainings: int | None, timeout: float, niceness: in
                     drawn = page.evaluate("window.lstmFirstChart")
                     if drawn is not None:
                         session["first_chart"] = (drawn - session["clicked_in_page"]) / 1000
+                        session["chart_epoch"] = page.evaluate("window.lstmFirstChartEpoch")
                 if page.locator('[data-testid="stException"]').count():
                     session["failure"] = "exception on the page"
                 elif page.get_by_text("Finished 3 epochs", exact=False).count():
@@ -205,9 +211,34 @@ def run(count: int, browser, trainings: int | None, timeout: float, niceness: in
         "finished_median": statistics.median(finished) if finished else None,
         "finished_p95": percentile(finished, 0.95) if finished else None,
         "firsts_in_order": [s.get("first_chart") for s in sessions],
+        "stages": stages(sessions),
         "wall": wall, "idle_rss": idle_rss, "peak_rss": peak[0], "leaks": leaks,
         "load": (load_before, os.getloadavg()),
     }
+
+
+def stages(sessions: list[dict]) -> dict[str, float] | None:
+    """Median seconds of click -> server sees it -> untrained trace -> chart drawn, from
+    the server's timeline (`LSTM_EXPLORER_TIMELINE`, see lstm_explorer/timeline.py) and
+    the pages' clocks (one machine, one clock); `None` without a timeline."""
+    path = os.environ.get(timeline.ENV)
+    if not path:
+        return None
+    seen, traced = {}, {}
+    for entry in timeline.read(path):
+        if entry["stage"] == "click seen":
+            seen.setdefault(entry.get("seed"), entry["time"])
+        elif entry["stage"] == "initial trace":
+            traced.setdefault(entry.get("seed"), entry["time"])
+    parts: dict[str, list[float]] = {"click to seen": [], "seen to trace": [],
+                                     "trace to chart": []}
+    for index, session in enumerate(sessions):
+        if index not in seen or index not in traced or "chart_epoch" not in session:
+            continue
+        parts["click to seen"].append(seen[index] - session["clicked_epoch"] / 1000)
+        parts["seen to trace"].append(traced[index] - seen[index])
+        parts["trace to chart"].append(session["chart_epoch"] / 1000 - traced[index])
+    return {name: statistics.median(values) for name, values in parts.items() if values}
 
 
 def fmt(seconds: float | None) -> str:
@@ -252,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"peak {result['peak_rss'] / MB:.0f} MB while training")
             before, after = result["load"]
             print(f"  load average before {before[0]:.1f}, after {after[0]:.1f}")
+            if result["stages"]:
+                print("  medians: " + ", ".join(f"{name} {value:.1f} s"
+                                                for name, value in result["stages"].items()))
             if arguments.each:
                 print("  first chart, in click order: " + ", ".join(
                     f"{value:.0f}" if value is not None else "-"

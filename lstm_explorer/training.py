@@ -199,7 +199,8 @@ class Trainer:
             probe = self._probe()
             ready = self.tracer.ready(*probe)
             self.initial_trace = self.tracer(*probe, eager=not ready)
-            timeline.mark("initial trace", graph_ready=ready)
+            timeline.mark("initial trace", graph_ready=ready,
+                          seed=self.config.training["seed"])
             self.on_event(Event(INITIAL, epochs=self.epochs, batches=self._batches(),
                                 trace=self.initial_trace))
         return self.data, self.model

@@ -77,7 +77,7 @@ with model_column:
     # chart.
     submitted = st.session_state.get("train") and can_train
     if submitted:
-        timeline.mark("click seen")
+        timeline.mark("click seen", seed=config.training["seed"])
         job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
         csv = explorer.csv_text if config.task["name"] == "csv" else None
         explorer.job = submit(job_config, csv_text=csv, name=describe_config(job_config))

@@ -16,6 +16,13 @@ def config(**training):
     return ExperimentConfig.from_dict(data)
 
 
+def wait_until(condition, timeout=120):
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
 def test_a_job_trains_in_the_background_and_keeps_its_result():
     job = JobQueue(max_running=1).submit(config())
     snapshot = job.wait(timeout=300)
@@ -28,9 +35,8 @@ def test_jobs_beyond_the_limit_wait_in_order_and_know_their_place():
     queue = JobQueue(max_running=1)
     first = queue.submit(config(epochs=30))
     second, third = queue.submit(config()), queue.submit(config())
-    deadline = time.time() + 60
-    while first.snapshot().status == "queued" and time.time() < deadline:
-        time.sleep(0.05)
+    # Stop while it trains (a Stop while its data and model are made cancels it).
+    assert wait_until(lambda: first.snapshot().status == "running")
     assert (second.snapshot().place, third.snapshot().place) == (1, 2)
     assert queue.running == 1 and queue.waiting == 2
     first.stop()
@@ -48,13 +54,6 @@ def test_stopping_a_queued_job_cancels_it_before_it_starts():
     running.stop()
     running.wait(timeout=300)
     assert waiting.snapshot().result is None
-
-
-def wait_until(condition, timeout=120):
-    deadline = time.time() + timeout
-    while not condition() and time.time() < deadline:
-        time.sleep(0.02)
-    return condition()
 
 
 def test_a_waiting_job_shows_its_untrained_model_before_its_turn():

@@ -37,7 +37,10 @@ FIRST_CHARTS_EVERY = 0.25  # seconds between looks for a new job's first trace
 # until its turn; with a class of thirty waiting, every look costs the one server that
 # also trains, so only the cheap progress line looks, and less often.
 QUEUED_EVERY = 2.0
-FIRST_TRACE_WAIT = 1.5  # seconds the click's own page run waits for that trace, at most
+# Seconds the click's own page run waits for that trace, at most. Drawing it in that run
+# saves a round trip (the browser's next look, then a page run); with a class queuing at
+# once, the queue's preparer needs a few seconds per waiting job to reach it.
+FIRST_TRACE_WAIT = 4.0
 
 
 # --- model summary -------------------------------------------------------------------
