@@ -114,6 +114,7 @@ class TrainingJob:
         self.stop_reason = ""
         self._lock = threading.Lock()
         self._done = threading.Event()
+        self._traced_or_done = threading.Event()
         self._state = Snapshot()
         self._trainer = None
         self._cancelled = False
@@ -137,6 +138,14 @@ class TrainingJob:
     @property
     def status(self) -> str:
         return self._state.status
+
+    def wait_for_trace(self, timeout: float | None = None) -> bool:
+        """Block until the job has a trace of the probe batch, or is done, or the timeout
+        passes; returns whether it has a trace. Waits without polling, so that a class
+        of page runs waiting at once costs the server nothing."""
+        self._traced_or_done.wait(timeout)
+        with self._lock:
+            return self._state.trace is not None
 
     def wait(self, timeout: float | None = None) -> Snapshot:
         """Block until the job is done (or the timeout passes); returns a snapshot."""
@@ -253,6 +262,7 @@ class TrainingJob:
                 self._state.rows.append(event.row)
             if event.trace is not None:
                 changes["trace"] = event.trace
+                self._traced_or_done.set()
             self._update_locked(**changes)
 
     def _update_locked(self, **changes) -> None:
@@ -266,6 +276,7 @@ class TrainingJob:
         self._update_locked(status=status, message=message,
                             fraction=1.0 if status == FINISHED else self._state.fraction)
         self._done.set()
+        self._traced_or_done.set()
         if self.queue is not None:
             self.queue._forget(self)
             if self.started is not None:

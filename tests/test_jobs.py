@@ -81,6 +81,21 @@ def test_a_waiting_job_whose_data_cannot_be_made_fails_before_its_turn():
     running.wait(timeout=300)
 
 
+def test_waiting_for_a_trace_returns_when_the_preparer_traced_the_job_or_it_ended():
+    queue = JobQueue(max_running=1)
+    running = queue.submit(config(epochs=200))
+    waiting = queue.submit(config())
+    assert waiting.wait_for_trace(timeout=120) is True
+    assert waiting.snapshot().status == "queued"
+    cancelled = queue.submit(config())
+    cancelled.stop()
+    started = time.monotonic()
+    assert cancelled.wait_for_trace(timeout=60) is False
+    assert time.monotonic() - started < 30  # it did not sit out the timeout
+    running.stop()
+    waiting.stop()
+
+
 def test_a_job_cancelled_after_it_was_prepared_never_trains():
     queue = JobQueue(max_running=1)
     running = queue.submit(config(epochs=200))

@@ -8,7 +8,6 @@ Each `*_panel` function draws; the numbers come from the library (`model.describ
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -232,8 +231,7 @@ def awaits_first_trace(job: TrainingJob | None) -> bool:
     return not snapshot.done and snapshot.trace is None
 
 
-def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_WAIT,
-                         interval: float = 0.02) -> bool:
+def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_WAIT) -> bool:
     """Wait until `job` has its first trace, while it `awaits_first_trace`.
 
     The page run of a click on Train calls it before drawing the charts, so that the
@@ -243,7 +241,6 @@ def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_W
     Args:
         job: the job just submitted.
         timeout: seconds to wait at most. Default: `FIRST_TRACE_WAIT`.
-        interval: seconds between looks. Default: 0.02.
 
     Returns:
         Whether the trace is there.
@@ -253,10 +250,9 @@ def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_W
     >>> wait_for_first_trace(None)
     False
     """
-    deadline = time.monotonic() + timeout
-    while awaits_first_trace(job) and time.monotonic() < deadline:
-        time.sleep(interval)
-    return job is not None and job.snapshot().trace is not None
+    if not awaits_first_trace(job):
+        return job is not None and job.snapshot().trace is not None
+    return job.wait_for_trace(timeout)
 
 
 @functools.cache

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -255,11 +256,22 @@ def test_widget_keys_derive_from_flat_keys():
 
 
 class _FakeJob:
+    """The parts of `TrainingJob` the panels read; `traced` plays the trainer."""
+
     def __init__(self, snapshot: Snapshot):
         self._snapshot = snapshot
+        self._arrived = threading.Event()
 
     def snapshot(self) -> Snapshot:
         return self._snapshot
+
+    def wait_for_trace(self, timeout: float | None = None) -> bool:
+        self._arrived.wait(timeout)
+        return self._snapshot.trace is not None
+
+    def traced(self) -> None:
+        self._snapshot = Snapshot(status="running", trace=object())
+        self._arrived.set()
 
 
 @pytest.mark.parametrize("snapshot, expected", [
@@ -276,11 +288,8 @@ def test_a_job_awaits_its_first_trace_until_it_has_one_or_is_done(snapshot, expe
 
 
 def test_waiting_for_the_first_trace_ends_when_it_comes_or_when_it_cannot_come():
-    import threading
-
     job = _FakeJob(Snapshot(status="preparing"))
-    threading.Timer(0.1, lambda: setattr(job, "_snapshot",
-                                         Snapshot(status="running", trace=object()))).start()
+    threading.Timer(0.1, job.traced).start()
     assert panels.wait_for_first_trace(job, timeout=30) is True
     cancelled = _FakeJob(Snapshot(status="cancelled"))
     assert panels.wait_for_first_trace(cancelled, timeout=30) is False  # returns at once
