@@ -32,7 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lstm_explorer import limits, timeline  # noqa: E402
 from lstm_explorer.config import ExperimentConfig  # noqa: E402
-from tests.e2e.server import app_server, launch_browser, wait_idle  # noqa: E402
+from tests.e2e.server import (  # noqa: E402
+    FOREGROUND_ARGS,
+    app_server,
+    launch_browser,
+    wait_idle,
+)
 
 MB = 2**20
 DEFAULT_UNITS = ExperimentConfig.default().model["layers"][0]["units"]
@@ -266,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{urlencode(BASE)}, layer1.units=16+i, training.seed=i")
     ok = True
     with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
+        browser = launch_browser(playwright, FOREGROUND_ARGS)
         if arguments.browser_nice:
             lower_browser_priority(arguments.browser_nice)
         for count in arguments.sessions:

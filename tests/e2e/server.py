@@ -70,12 +70,19 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float) -> N
     raise TimeoutError(f"the app at {url} was not healthy within {timeout:.0f} s")
 
 
-def launch_browser(playwright):
+# Every page a load test opens stands for a student's tab in the foreground: Chromium
+# must not throttle the timers or rendering of the many pages it thinks are hidden.
+FOREGROUND_ARGS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                   "--disable-backgrounding-occluded-windows"]
+
+
+def launch_browser(playwright, extra_args: list[str] = ()):
     """Debian's chromium through Playwright; fails (never skips) when it is missing."""
     if not Path(CHROMIUM).exists():
         raise FileNotFoundError(f"{CHROMIUM} is missing: install Debian's chromium package "
                                 "(tests/run.sh does it)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    return playwright.chromium.launch(executable_path=CHROMIUM,
+                                      args=[*CHROMIUM_ARGS, *extra_args])
 
 
 def wait_idle(page, timeout: float = 60.0) -> None:
