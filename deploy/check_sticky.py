@@ -33,10 +33,12 @@ PROCESS = re.compile(r"Server process (\d+)")
 
 def nginx_config(backends: list[str], port: int, prefix: Path, sticky: bool = True) -> str:
     """deploy/nginx.conf with these backends, this port, and pid/logs under `prefix`;
-    without `sticky`, the upstream's hash is taken out (round robin: the control)."""
+    without `sticky`, the upstream picks a backend at random for every request (the
+    control). Random, not round robin: a page load makes a fixed number of requests, so
+    round robin can send a reload's websocket to the same backend every time."""
     text = TEMPLATE.read_text(encoding="utf-8")
     if not sticky:
-        text = text.replace("hash $lstm_route consistent;", "")
+        text = text.replace("hash $lstm_route consistent;", "random;")
     begin, end = "# backends:begin", "# backends:end"
     head, rest = text.split(begin)
     _, tail = rest.split(end)
@@ -101,8 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="browser sessions to open at first (more are opened, up to "
                              "twice as many, until both backends have one)")
     parser.add_argument("--round-robin", action="store_true",
-                        help="the control: take the sticky hash out of the config; the "
-                             "check must then fail")
+                        help="the control: a random backend per request instead of the "
+                             "sticky hash; the check must then fail")
     arguments = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -139,7 +141,12 @@ def main(argv: list[str] | None = None) -> int:
             if len(sessions) >= arguments.sessions and len(seen) == len(pids):
                 break
         # Every session at once: switch pages, come back, reload; each read must agree.
-        for step in ("Parameter Guide", "Build & Train", "reload"):
+        # The control reloads more: each reload's websocket then picks a backend at
+        # random, so 4 sessions x 5 reloads all staying put has a chance of 2**-20.
+        steps = ("Parameter Guide", "Build & Train", "reload")
+        if arguments.round_robin:
+            steps += ("reload",) * 4
+        for step in steps:
             for _context, page, units, seen in sessions:
                 if step == "reload":
                     page.reload()

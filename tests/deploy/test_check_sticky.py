@@ -21,7 +21,7 @@ def test_nginx_config_keeps_every_session_on_its_process(capsys):
     assert "over 2 of 2 backends" in report
 
 
-def test_check_catches_sessions_moving_when_the_sticky_hash_is_removed(capsys):
+def test_check_catches_sessions_moving_when_a_random_backend_replaces_the_hash(capsys):
     assert check_sticky.main(["--nginx", NGINX, "--sessions", "4", "--round-robin"]) == 1
     assert "moved between processes" in capsys.readouterr().out
 
@@ -42,3 +42,4 @@ def test_control_config_differs_only_by_the_hash(sticky):
     text = check_sticky.nginx_config(["127.0.0.1:1"], 8080, check_sticky.ROOT / "tmp",
                                      sticky=sticky)
     assert ("hash $lstm_route consistent;" in text) is sticky
+    assert ("random;" in text) is not sticky
