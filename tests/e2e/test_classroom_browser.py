@@ -16,21 +16,23 @@ SHORT = {"task.seq_len": "6", "task.n_samples": "64", "layer1.units": "4",
          "training.epochs": "2"}
 
 
+def open_and_train(browser, url: str, query: dict):
+    """A new tab (its own session) on the share link `query`, Train clicked."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{url}/?{urlencode(query)}")
+    wait_idle(page, timeout=120)
+    page.get_by_role("button", name="Train").click()
+    return context, page
+
+
 def test_closing_a_tab_stops_its_training_and_frees_the_trainer(browser):
     env = {"LSTM_EXPLORER_MAX_TRAININGS": "1", "LSTM_EXPLORER_SESSION_TIMEOUT": "3"}
     with app_server(env=env) as url:
-        first = browser.new_context()
-        page = first.new_page()
-        page.goto(f"{url}/?{urlencode(LONG)}")
-        wait_idle(page, timeout=120)
-        page.get_by_role("button", name="Train").click()
+        first, page = open_and_train(browser, url, LONG)
         page.get_by_text("Epoch 1 of 100", exact=False).first.wait_for(timeout=60_000)
 
-        second = browser.new_context()
-        other = second.new_page()
-        other.goto(f"{url}/?{urlencode(SHORT)}")
-        wait_idle(other, timeout=120)
-        other.get_by_role("button", name="Train").click()
+        second, other = open_and_train(browser, url, SHORT)
         other.get_by_text("Queued, place 1", exact=False).first.wait_for(timeout=30_000)
 
         closed = time.monotonic()
