@@ -11,7 +11,9 @@ outside the timing, for every variant alike):
                 the graph's tracing: the first training of a config in a server process
 - traced warm:  the same once an earlier training of this architecture traced the
                 graph: every later training of the config in the process (a second
-                run, a classroom's thirty students)
+                run, a classroom's thirty students), and in the app every training of
+                the default preset, whose graph the server traces as it starts
+                (`training.warm_up`)
 - tensorboard:  plain fit with keras.callbacks.TensorBoard(histogram_freq=1), a peer
 
 Everything the Trainer does beyond fit is timed: `prepare` (the tracer, the untrained

@@ -75,6 +75,23 @@ def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained
                                rtol=1e-5, atol=1e-9)
 
 
+def test_a_warmed_up_architecture_trains_without_tracing_its_graph_again():
+    from lstm_explorer import trace
+    from lstm_explorer.training import warm_up
+
+    trace.clear_shared_graphs()
+    warm_up(tiny())
+    # Another seed, the same architecture: the warm graph serves it from the start.
+    trainer = Trainer(tiny(training={"epochs": 2, "seed": 7}))
+    result = trainer.run()
+    assert trainer.tracer.trace_count == 0
+    assert len(result.traces) == 2
+    expected = trace.Tracer(result.model)(trainer.data.probe_x, trainer.data.probe_y,
+                                          eager=True)
+    np.testing.assert_allclose(result.trace.layers[0].values["c"],
+                               expected.layers[0].values["c"], atol=1e-6)
+
+
 def test_progress_reports_batches_and_time_left():
     events = []
     Trainer(tiny(), on_event=events.append, progress_every=1).run()

@@ -7,6 +7,7 @@ defaults) and a link opened later restores it.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -17,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from lstm_explorer import model as model_module
-from lstm_explorer import presets
+from lstm_explorer import presets, training
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.ui import widgets
 from lstm_explorer.ui.state import ExplorerSession, session
@@ -178,6 +179,26 @@ def sidebar() -> None:
     # balancer (deploy/README.md), and for deploy/check_nginx.sh, which checks that each
     # session stays on its process.
     st.sidebar.caption(f"Server process {os.getpid()} on {socket.gethostname()}")
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_default_preset() -> threading.Thread:
+    """Trace the default preset's probe graph on a background thread, once per process.
+
+    `app.py` calls this after the first page run has been sent, so it takes nothing
+    from the first page; the first Train on the default preset then finds its graph
+    ready (see `training.warm_up`).
+    """
+
+    def warm_up() -> None:
+        try:
+            training.warm_up(presets.get("default").build())
+        except Exception:  # noqa: BLE001 - a failed warm-up only means a cold first run
+            logging.getLogger(__name__).exception("warming up the default preset failed")
+
+    thread = threading.Thread(target=warm_up, name="lstm-explorer-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def keep_keras_state() -> None:

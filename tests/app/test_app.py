@@ -52,6 +52,20 @@ def test_every_page_renders_on_defaults():
     assert at.get("page_link")[0].proto.page.endswith("build_train") or at.get("page_link")
 
 
+def test_the_server_traces_the_default_presets_graph_after_its_first_page():
+    from lstm_explorer import trace, training
+    from lstm_explorer.ui import frame
+
+    frame.warm_up_default_preset.clear()  # as in a fresh server process
+    trace.clear_shared_graphs()
+    new_app()
+    frame.warm_up_default_preset().join(timeout=120)
+    trainer = training.Trainer(presets.get("default").build())
+    trainer.prepare()
+    assert trainer.tracer.ready(*trainer._probe())
+    assert trainer.tracer.trace_count == 0  # its initial trace ran through the warm graph
+
+
 def test_widgets_change_the_built_model():
     at = new_app()
     at.number_input(key=widget_key("layer1.units")).set_value(8).run()
