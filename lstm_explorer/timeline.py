@@ -23,11 +23,26 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 ENV = "LSTM_EXPLORER_TIMELINE"
 
 _lock = threading.Lock()
+_details: list[Callable[[], dict[str, Any]]] = []
+
+
+def add_details(provider: Callable[[], dict[str, Any]]) -> None:
+    """Record `provider()`'s items with every later mark, e.g. the page's session id.
+
+    The app registers one that names the Streamlit session of the calling thread, so
+    that thirty sessions' marks can be told apart; a provider that raises is skipped.
+
+    Args:
+        provider: returns JSON-ready details for the calling thread (may be empty).
+    """
+    if provider not in _details:
+        _details.append(provider)
 
 
 def mark(stage: str, **details: Any) -> None:
@@ -41,7 +56,13 @@ def mark(stage: str, **details: Any) -> None:
     if not path:
         return
     entry = {"stage": stage, "time": time.time(),
-             "thread": threading.current_thread().name, **details}
+             "thread": threading.current_thread().name}
+    for provider in _details:
+        try:
+            entry.update(provider())
+        except Exception:  # noqa: BLE001 - a timeline must never break what it times
+            continue
+    entry.update(details)
     line = json.dumps(entry, default=str)
     # Several threads (the page runs, the trainer) write to one file: one line each.
     with _lock, open(path, "a", encoding="utf-8") as file:

@@ -167,7 +167,8 @@ def charts_view() -> None:
     charts = panels.live_figures(explorer, token, history, arrays, layer)
     timeline.mark("figures built", trace=arrays is not None)
     panels.charts_panel(charts, "live")
-    timeline.mark("charts sent", trace=arrays is not None)
+    timeline.mark("charts sent", trace=arrays is not None,
+                  seed=explorer.job.config.training["seed"] if explorer.job else None)
 
 
 # The progress line redraws often; the charts change once per epoch, so they redraw less

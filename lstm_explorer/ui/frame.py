@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from lstm_explorer import model as model_module
-from lstm_explorer import presets, training
+from lstm_explorer import presets, timeline, training
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.ui import widgets
 from lstm_explorer.ui.state import ExplorerSession, session
@@ -179,6 +179,16 @@ def sidebar() -> None:
     # balancer (deploy/README.md), and for deploy/check_nginx.sh, which checks that each
     # session stays on its process.
     st.sidebar.caption(f"Server process {os.getpid()} on {socket.gethostname()}")
+
+
+def _session_detail() -> dict[str, str]:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx(suppress_warning=True)
+    return {"session": context.session_id[:8]} if context is not None else {}
+
+
+timeline.add_details(_session_detail)
 
 
 @st.cache_resource(show_spinner=False)
