@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import threading
@@ -188,9 +189,15 @@ class TrainingJob:
 
     # --- running (called by the queue's worker) -----------------------------------------
 
-    def _prepare(self) -> bool:
+    def _prepare(self, *, waiting: bool = False) -> bool:
         """Make the data and build (and trace) the model, once; `False` when the job
-        was cancelled or failed instead (it is then finished)."""
+        was cancelled or failed instead (it is then finished).
+
+        Args:
+            waiting: the queue's preparer calls it for a job that waits behind others:
+                its untrained trace is then taken op by op, the quickest way to a first
+                picture (see `Trainer.prepare`). Default: `False`.
+        """
         from lstm_explorer.training import Trainer
 
         with self._prepare_lock:
@@ -202,7 +209,7 @@ class TrainingJob:
                     return True
             trainer = Trainer(self.config, on_event=self._on_event, csv_text=self.csv_text)
             try:
-                trainer.prepare()
+                trainer.prepare(eager_initial=waiting)
             except ConfigError as error:
                 with self._lock:
                     self._finish_locked(FAILED, str(error))
@@ -410,13 +417,17 @@ class JobQueue:
                     self._lock.wait()
                 job._prepare_claimed = True
             try:
-                job._prepare()
+                job._prepare(waiting=True)
             except Exception:  # noqa: BLE001 - the preparer must outlive any job
                 pass
             del job  # see _work
 
     def _next_unprepared(self) -> TrainingJob | None:
-        return next((job for job in self._waiting if not job._prepare_claimed), None)
+        # The first jobs in line go to idle workers at once, which prepare them: the
+        # preparer is for the jobs that wait behind running ones.
+        idle_workers = max(0, self.max_running - len(self._running))
+        behind = itertools.islice(self._waiting, idle_workers, None)
+        return next((job for job in behind if not job._prepare_claimed), None)
 
     def _work(self) -> None:
         while True:

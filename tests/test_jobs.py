@@ -70,6 +70,28 @@ def test_a_waiting_job_shows_its_untrained_model_before_its_turn():
     assert waiting.wait(timeout=300).status == "finished"
 
 
+def test_a_job_that_starts_at_once_traces_its_graph_and_a_waiting_one_goes_op_by_op():
+    from lstm_explorer import trace
+
+    def architecture(units, epochs):
+        return ExperimentConfig.from_dict({**TINY, "model": {"layers": [{"units": units}]},
+                                           "training": {**TINY["training"], "epochs": epochs}})
+
+    trace.clear_shared_graphs()
+    queue = JobQueue(max_running=1)
+    running = queue.submit(architecture(units=5, epochs=200))
+    waiting = queue.submit(architecture(units=6, epochs=1))  # another graph, not traced yet
+    assert wait_until(lambda: running.snapshot().status == "running"
+                      and waiting.snapshot().trace is not None)
+    # The worker's job traced its graph for its untrained picture (the epoch ends need
+    # it); the waiting job's picture came op by op, the quickest way to one.
+    assert running._trainer.tracer.trace_count == 1
+    assert waiting._trainer.tracer.trace_count == 0
+    running.stop()
+    assert waiting.wait(timeout=300).status == "finished"
+    assert waiting._trainer.tracer.trace_count == 1  # at its first epoch end
+
+
 def test_a_waiting_job_whose_data_cannot_be_made_fails_before_its_turn():
     queue = JobQueue(max_running=1)
     running = queue.submit(config(epochs=200))

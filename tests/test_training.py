@@ -64,8 +64,8 @@ def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained
     assert kinds.index("initial") < kinds.index("progress")
     for weight, start in zip(weights_at_initial, untrained.get_weights(), strict=True):
         np.testing.assert_array_equal(weight, start)  # no update before the trace
-    # Op by op on the first training of an architecture (the first epoch end traces the
-    # graph), through the shared graph later; the same numbers either way.
+    # The first training of an architecture traces the graph for its initial trace (the
+    # epoch ends need it anyway); later ones use the shared graph. The same numbers.
     assert trainer.tracer.trace_count == (1 if cold else 0)
     expected = trace.Tracer(untrained)(data.probe_x, data.probe_y)
     initial = trainer.initial_trace
@@ -73,6 +73,26 @@ def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained
                                atol=1e-6)
     np.testing.assert_allclose(initial.layers[0].grad_h, expected.layers[0].grad_h,
                                rtol=1e-5, atol=1e-9)
+
+
+def test_an_eager_initial_trace_leaves_the_graph_to_the_first_epoch_end_with_equal_numbers():
+    from lstm_explorer import trace
+
+    config = tiny(training={"epochs": 1})
+    trace.clear_shared_graphs()
+    trainer = Trainer(config)
+    _, model = trainer.prepare(eager_initial=True)  # as the queue does for a waiting job
+    probe = trainer._probe()
+    assert trainer.tracer.trace_count == 0 and not trainer.tracer.ready(*probe)
+    untrained = model.get_weights()
+    trainer.run()
+    assert trainer.tracer.trace_count == 1  # traced once, at the first epoch end
+    model.set_weights(untrained)
+    through_graph = trace.Tracer(model)(*probe)
+    np.testing.assert_allclose(trainer.initial_trace.layers[0].values["c"],
+                               through_graph.layers[0].values["c"], atol=1e-6)
+    np.testing.assert_allclose(trainer.initial_trace.layers[0].grad_c,
+                               through_graph.layers[0].grad_c, rtol=1e-5, atol=1e-9)
 
 
 def test_a_warmed_up_architecture_trains_without_tracing_its_graph_again():
