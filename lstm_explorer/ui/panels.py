@@ -8,6 +8,7 @@ Each `*_panel` function draws; the numbers come from the library (`model.describ
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,9 +38,12 @@ FIRST_CHARTS_EVERY = 0.25  # seconds between looks for a new job's first trace
 # also trains, so only the cheap progress line looks, and less often.
 QUEUED_EVERY = 2.0
 # Seconds the click's own page run waits for that trace, at most. Drawing it in that run
-# saves a round trip (the browser's next look, then a page run); with a class queuing at
-# once, the queue's preparer needs a few seconds per waiting job to reach it.
-FIRST_TRACE_WAIT = 4.0
+# saves a round trip (the progress line's next look, then a whole page run: 3 to 5 s for
+# a queued job in a busy class); with thirty clicks at once, the queue's preparer reaches
+# the last of them after about 7 s on two cores. The wait gives way to a newer click.
+FIRST_TRACE_WAIT = 10.0
+# Seconds between the wait's checks for a newer request from the browser (a Stop).
+WAIT_STEP = 0.25
 
 
 # --- model summary -------------------------------------------------------------------
@@ -236,7 +240,9 @@ def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_W
 
     The page run of a click on Train calls it before drawing the charts, so that the
     untrained model's charts (usually there within a second) are drawn by that run
-    instead of by a later redraw of the charts fragment.
+    instead of by a later redraw of the charts fragment. Every `WAIT_STEP` seconds it
+    lets Streamlit end the run for a newer request from the same browser (a click on
+    Stop, a changed setting), so that waiting never holds one up.
 
     Args:
         job: the job just submitted.
@@ -252,7 +258,20 @@ def wait_for_first_trace(job: TrainingJob | None, timeout: float = FIRST_TRACE_W
     """
     if not awaits_first_trace(job):
         return job is not None and job.snapshot().trace is not None
-    return job.wait_for_trace(timeout)
+    deadline = time.monotonic() + timeout
+    while not job.wait_for_trace(min(WAIT_STEP, max(0.0, deadline - time.monotonic()))):
+        if time.monotonic() >= deadline or not awaits_first_trace(job):
+            return False
+        _give_way_to_newer_requests()
+    return True
+
+
+def _give_way_to_newer_requests() -> None:
+    # Reading the session state is one of the points where Streamlit's script runner
+    # looks for a newer rerun or stop request of this session and, if there is one,
+    # ends this run by raising (SafeSessionState calls the runner's yield callback;
+    # checked on Streamlit 1.67). Unlike drawing an element it sends nothing.
+    _ = "train" in st.session_state
 
 
 @functools.cache

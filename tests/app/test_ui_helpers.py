@@ -295,3 +295,39 @@ def test_waiting_for_the_first_trace_ends_when_it_comes_or_when_it_cannot_come()
     assert panels.wait_for_first_trace(cancelled, timeout=30) is False  # returns at once
     slow = _FakeJob(Snapshot(status="preparing"))
     assert panels.wait_for_first_trace(slow, timeout=0.05) is False
+
+
+class _NewerRequest(Exception):
+    """Stands for Streamlit's RerunException: the browser sent something newer."""
+
+
+def test_waiting_for_the_first_trace_gives_way_to_a_newer_request_at_every_step(monkeypatch):
+    looks = []
+
+    def newer_request_on_the_third_look():
+        looks.append(1)
+        if len(looks) == 3:
+            raise _NewerRequest
+
+    monkeypatch.setattr(panels, "WAIT_STEP", 0.01)
+    monkeypatch.setattr(panels, "_give_way_to_newer_requests", newer_request_on_the_third_look)
+    with pytest.raises(_NewerRequest):
+        panels.wait_for_first_trace(_FakeJob(Snapshot(status="queued", place=9)), timeout=60)
+    assert len(looks) == 3
+
+
+def _session_state_is_a_yield_point() -> None:
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    callback = get_script_run_ctx().session_state._yield_callback
+    st.write(getattr(callback, "__name__", repr(callback)))
+
+
+def test_reading_the_session_state_lets_streamlit_handle_newer_requests():
+    # What `panels._give_way_to_newer_requests` relies on (a Streamlit internal): the
+    # session state of a script run calls the runner's execution-control check.
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_session_state_is_a_yield_point).run()
+    assert at.markdown[0].value == "_maybe_handle_execution_control_request"
