@@ -4,13 +4,15 @@ Prints:
 - server start to a usable first page: from launching `streamlit run` to the Build &
   Train page having finished its first script run in a browser (TensorFlow imported);
 - click Train to the first chart drawn from data (the gate heatmaps of the probe batch),
-  on the default preset, after the app has loaded once, each training in a fresh page:
-  the first training of the server process apart (nothing of this architecture has
-  been traced in the process yet), then the median and worst of the later ones;
+  on the default preset (or the share link's `--query`), after the app has loaded once,
+  each training in a fresh page: the first training of the server process apart, then
+  the median and worst of the later ones. The server traces the default preset's graph
+  as it starts, so its first training finds the graph ready; `--query layer1.units=48`
+  measures a first training that must trace its architecture's graph on the click;
 - where that time goes: the server writes a timeline (`lstm_explorer.timeline`) and
   each stage is printed as seconds after the click, median over the trainings.
 
-    .venv/bin/python bench/bench_browser.py [--repeats 5]
+    .venv/bin/python bench/bench_browser.py [--repeats 5] [--query layer1.units=48]
 """
 
 from __future__ import annotations
@@ -112,6 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5,
                         help="trainings after the first one of the server process")
+    parser.add_argument("--query", default="",
+                        help="a share link's query string to train instead of the default "
+                             "preset, e.g. layer1.units=48")
     arguments = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -127,7 +132,8 @@ def main() -> None:
             page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Train").wait_for()
             first_page = time.perf_counter() - started
             page.close()
-            runs = [click_to_chart(browser, url, timeline_path)
+            link = f"{url}/?{arguments.query}" if arguments.query else url
+            runs = [click_to_chart(browser, link, timeline_path)
                     for _ in range(1 + arguments.repeats)]
         browser.close()
     load = os.getloadavg()
