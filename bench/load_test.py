@@ -513,13 +513,25 @@ class WebsocketSession:
 
 
 class WebsocketClients:
-    """N `WebsocketSession`s on one event loop, run phase by phase from this thread."""
+    """N `WebsocketSession`s on one event loop, on a thread of its own.
+
+    Its own thread, not this one: Playwright's sync API (the browser tests, in the same
+    pytest process) leaves an event loop running on the main thread, where another
+    cannot run.
+    """
 
     name = "websocket"
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                        name="load-test-websockets")
+        self._thread.start()
         self.sessions: list[WebsocketSession] = []
+
+    def _run(self, coroutine) -> Any:
+        """Run a coroutine on the clients' loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def open(self, url: str, queries: list[dict[str, str]]) -> int:
         """Load every session's page; returns the server's process id."""
@@ -529,7 +541,7 @@ class WebsocketClients:
         async def load() -> None:
             await asyncio.gather(*(session.open(300) for session in self.sessions))
 
-        self.loop.run_until_complete(load())
+        self._run(load())
         pids = {session.pid for session in self.sessions}
         if len(pids) != 1 or None in pids:
             raise RuntimeError(f"the sessions name server processes {pids}")
@@ -544,25 +556,30 @@ class WebsocketClients:
             for wait in pending:
                 wait.cancel()
 
-        self.loop.run_until_complete(round_())
+        self._run(round_())
 
     def inspect(self) -> list[dict]:
-        results = []
-        for session in self.sessions:
-            result = session.result
-            result["query_string"] = session.query_string
-            session._fail("timed out")  # unless it is done
-            results.append(result)
-        return results
+        async def collect() -> list[dict]:  # on the loop: the sessions' timers still run
+            results = []
+            for session in self.sessions:
+                result = session.result
+                result["query_string"] = session.query_string
+                session._fail("timed out")  # unless it is done
+                results.append(result)
+            return results
+
+        return self._run(collect())
 
     def close(self) -> None:
         async def close() -> None:
             await asyncio.gather(*(session.close() for session in self.sessions))
 
-        self.loop.run_until_complete(close())
+        self._run(close())
         self.sessions = []
 
     def shutdown(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=30)
         self.loop.close()
 
 

@@ -195,8 +195,9 @@ class TrainingJob:
 
         Args:
             waiting: the queue's preparer calls it for a job that waits behind others:
-                its untrained trace is then taken op by op, the quickest way to a first
-                picture (see `Trainer.prepare`). Default: `False`.
+                its untrained trace is then taken op by op unless the architecture's
+                graph is already at hand, the quickest way to a first picture (see
+                `Trainer.prepare`). Default: `False`.
         """
         from lstm_explorer.training import Trainer
 

@@ -46,7 +46,9 @@ def add_details(provider: Callable[[], dict[str, Any]]) -> None:
 
 
 def mark(stage: str, **details: Any) -> None:
-    """Append `{"stage", "time", "thread", **details}` to the timeline file, if one is set.
+    """Append `{"stage", "time", "thread", **provided, **details}` to the timeline file,
+    if one is set (`provided`: the items of every `add_details` provider; `details`
+    win over them).
 
     Args:
         stage: what was just reached, e.g. `"initial trace"`.

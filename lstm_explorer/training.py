@@ -279,9 +279,9 @@ def warm_up(config: ExperimentConfig) -> None:
     The first training of an architecture in a process traces the tracer's graph (about
     0.3 s for the default preset, a tenth of its training); every later training of the
     same architecture, whatever its seed or initializers, reuses it (see `trace.Tracer`).
-    A server calls this for the default preset as it starts, so the trainings most
-    people begin with are instrumented at the cost of a warm graph: about 10 ms per
-    epoch. The model built here is dropped; only the graph is kept.
+    The app calls this for the default preset once its first page has run, so the
+    trainings most people begin with are instrumented at the cost of a warm graph:
+    about 10 ms per epoch. The model built here is dropped; only the graph is kept.
 
     Args:
         config: the experiment whose architecture and probe-batch shape to prepare.
@@ -289,8 +289,8 @@ def warm_up(config: ExperimentConfig) -> None:
     Example:
 
     >>> from lstm_explorer.config import ExperimentConfig
-    >>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 8},
-    ...                                      "model": {"layers": [{"units": 4}]}})
+    >>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 7},
+    ...                                      "model": {"layers": [{"units": 5}]}})
     >>> warm_up(config)
     >>> trainer = Trainer(config)
     >>> _ = trainer.prepare()

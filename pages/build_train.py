@@ -179,7 +179,13 @@ if submitted:
     # The job's first trace is usually there within a second of the click: waiting for
     # it here draws it in this run, sooner than the charts fragment's next look would
     # (everything above is drawn already; the fragment looks on if this times out).
+    # Meanwhile the chart area says what is coming, instead of the last run's charts
+    # greyed out.
+    coming = st.empty()
+    with coming:
+        panels.placeholder_chart(waiting=True, key="live-coming")
     panels.wait_for_first_trace(explorer.job)
+    coming.empty()
 waiting_for_trace = running and panels.awaits_first_trace(explorer.job)
 # A queued job's charts stay as drawn (the progress line reruns the page when its trace
 # arrives or its turn comes), unless it is first in line: that one is watched closely.

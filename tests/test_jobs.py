@@ -65,7 +65,9 @@ def test_a_waiting_job_shows_its_untrained_model_before_its_turn():
     snapshot = waiting.snapshot()
     assert snapshot.status == "queued" and snapshot.place == 1
     assert snapshot.rows == [] and snapshot.trace.layers[0].values["h"].shape[-1] == 3
-    assert running.snapshot().status == "running"
+    # The first job may still be tracing its graph: the waiting one's preview comes op by
+    # op, often sooner.
+    assert running.snapshot().status in ("preparing", "running")
     running.stop()
     assert waiting.wait(timeout=300).status == "finished"
 

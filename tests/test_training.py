@@ -50,10 +50,13 @@ def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained
     data, untrained = Trainer(config, trace=False).prepare()  # same seed: same weights
     kinds, weights_at_initial = [], []
 
+    tracings_at_initial = []
+
     def record(event):
         kinds.append(event.kind)
         if event.kind == "initial":
             weights_at_initial.extend(weight.copy() for weight in trainer.model.get_weights())
+            tracings_at_initial.append(trainer.tracer.trace_count)
 
     trainer = Trainer(config, data=data, on_event=record)
     if cold:
@@ -66,6 +69,7 @@ def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained
         np.testing.assert_array_equal(weight, start)  # no update before the trace
     # The first training of an architecture traces the graph for its initial trace (the
     # epoch ends need it anyway); later ones use the shared graph. The same numbers.
+    assert tracings_at_initial == [1 if cold else 0]
     assert trainer.tracer.trace_count == (1 if cold else 0)
     expected = trace.Tracer(untrained)(data.probe_x, data.probe_y)
     initial = trainer.initial_trace

@@ -227,7 +227,8 @@ def awaits_first_trace(job: TrainingJob | None) -> bool:
     """Whether `job` has no trace of the probe batch yet but will have one soon.
 
     Soon: it is preparing or training, or it waits in the queue, whose preparer traces
-    every waiting job untrained, in queue order, while others train (`jobs.JobQueue`).
+    the jobs waiting behind running ones untrained, in queue order, while those train
+    (`jobs.JobQueue`); a job that an idle worker takes at once is traced by that worker.
     """
     if job is None:
         return False
@@ -285,7 +286,7 @@ def _placeholder_figure(waiting: bool) -> Any:
     return fig
 
 
-def placeholder_chart(waiting: bool) -> None:
+def placeholder_chart(waiting: bool, key: str = "live-placeholder") -> None:
     """One empty chart where the live charts will be, saying when they come.
 
     Drawing a plotly chart before there is data also has the browser load its
@@ -296,8 +297,10 @@ def placeholder_chart(waiting: bool) -> None:
     Args:
         waiting: a training has started (its first trace is on the way); otherwise
             none has.
+        key: the chart's element key (two in one page run need two). Default:
+            `"live-placeholder"`.
     """
-    chart(_placeholder_figure(waiting), "live-placeholder")
+    chart(_placeholder_figure(waiting), key)
 
 
 def chart(fig: Any, key: str, height: int | None = None) -> None:
