@@ -7,7 +7,7 @@ Prints:
   on the default preset (or the share link's `--query`), after the app has loaded once,
   each training in a fresh page: the first training of the server process apart, then
   the median and worst of the later ones. The server traces the default preset's graph
-  as it starts, so its first training finds the graph ready; `--query layer1.units=48`
+  once its first page has run, so its first training finds the graph ready; `--query layer1.units=48`
   measures a first training that must trace its architecture's graph on the click;
 - where that time goes: the server writes a timeline (`lstm_explorer.timeline`) and
   each stage is printed as seconds after the click, median over the trainings.

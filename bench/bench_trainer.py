@@ -12,8 +12,8 @@ outside the timing, for every variant alike):
 - traced warm:  the same once an earlier training of this architecture traced the
                 graph: every later training of the config in the process (a second
                 run, a classroom's thirty students), and in the app every training of
-                the default preset, whose graph the server traces as it starts
-                (`training.warm_up`)
+                the default preset, whose graph the server traces once its first
+                page has run (`training.warm_up`)
 - tensorboard:  plain fit with keras.callbacks.TensorBoard(histogram_freq=1), a peer
 
 Everything the Trainer does beyond fit is timed: `prepare` (the tracer, the untrained
