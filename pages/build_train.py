@@ -118,15 +118,21 @@ with model_column:
     # A queued job: only the progress line looks (its place, its wait), and the page
     # reruns when the job's turn comes or its untrained trace arrives, to draw them.
     queued_job = explorer.job if running and explorer.job.status == "queued" else None
-    charts_show = {}  # what the charts below drew of the queued job (set when drawn)
+    charts_show = {}  # whether the charts below drew the queued job's trace (once drawn)
 
-    def queue_view() -> tuple[str, bool]:
-        return queued_job.status, queued_job.snapshot().trace is not None
+    def queue_changed() -> bool:
+        # Compared with what this page run drew, not with what the charts saw when they
+        # were drawn: the click's run waits for the first trace before drawing them, and
+        # the job usually leaves the queue meanwhile, a change that must rerun the page
+        # too (the progress line and the charts keep the queue's slow cadence otherwise).
+        if queued_job.status != "queued":
+            return True
+        drew_trace = charts_show.get("trace")
+        return drew_trace is False and queued_job.snapshot().trace is not None
 
     panels.live(progress_view, job=explorer.job, running=running,
                 every=panels.QUEUED_EVERY if queued_job is not None else panels.LIVE_EVERY,
-                rerun_when=(lambda: queue_view() != charts_show.get("view", queue_view()))
-                if queued_job is not None else None)
+                rerun_when=queue_changed if queued_job is not None else None)
 
     with st.expander("Downloads", expanded=False):
         st.caption("This configuration:")
@@ -151,9 +157,9 @@ else:
 
 def charts_view() -> None:
     timeline.mark("charts poll")
-    if queued_job is not None:
-        charts_show["view"] = queue_view()  # read first: a later change reruns the page
     history, arrays = explorer.latest()
+    if queued_job is not None:
+        charts_show["trace"] = arrays is not None
     if arrays is None and not (history and history["epochs"]):
         # Nothing to draw yet: no training, or a new job before its first trace.
         panels.placeholder_chart(waiting=history is not None)
@@ -197,4 +203,6 @@ panels.live(charts_view, job=explorer.job, running=charts_redraw,
             every=panels.FIRST_CHARTS_EVERY if waiting_for_trace else panels.CHARTS_EVERY,
             until=(lambda: explorer.job.snapshot().trace is not None)
             if waiting_for_trace else None)
+if queued_job is not None and queue_changed():
+    st.rerun()  # the job left the queue during this run (see `queue_changed`)
 timeline.mark("page run end")
