@@ -115,24 +115,12 @@ with model_column:
                        "gates and the states appear below and are redrawn while the model "
                        "learns, at every epoch.")
 
-    # A queued job: only the progress line looks (its place, its wait), and the page
-    # reruns when the job's turn comes or its untrained trace arrives, to draw them.
-    queued_job = explorer.job if running and explorer.job.status == "queued" else None
-    charts_show = {}  # whether the charts below drew the queued job's trace (once drawn)
-
-    def queue_changed() -> bool:
-        # Compared with what this page run drew, not with what the charts saw when they
-        # were drawn: the click's run waits for the first trace before drawing them, and
-        # the job usually leaves the queue meanwhile, a change that must rerun the page
-        # too (the progress line and the charts keep the queue's slow cadence otherwise).
-        if queued_job.status != "queued":
-            return True
-        drew_trace = charts_show.get("trace")
-        return drew_trace is False and queued_job.snapshot().trace is not None
-
-    panels.live(progress_view, job=explorer.job, running=running,
-                every=panels.QUEUED_EVERY if queued_job is not None else panels.LIVE_EVERY,
-                rerun_when=queue_changed if queued_job is not None else None)
+    # Drawn once the click's wait for the first trace is over (below): by then the job
+    # has usually left the queue, and the progress line can take the running cadence.
+    progress_slot = st.empty()
+    if submitted:
+        with progress_slot:
+            panels.progress_panel(explorer.job.snapshot())
 
     with st.expander("Downloads", expanded=False):
         st.caption("This configuration:")
@@ -192,6 +180,26 @@ if submitted:
         panels.placeholder_chart(waiting=True, key="live-coming")
     panels.wait_for_first_trace(explorer.job)
     coming.empty()
+
+# A queued job: only the progress line looks (its place, its wait), and the page reruns
+# when the job's turn comes or its untrained trace arrives, to draw them.
+queued_job = explorer.job if running and explorer.job.status == "queued" else None
+charts_show = {}  # whether the charts below drew the queued job's trace (once drawn)
+
+
+def queue_changed() -> bool:
+    # The job's turn came, or its trace arrived after the charts drew without one: the
+    # charts of a queued job do not redraw by themselves, a page run draws them.
+    if queued_job.status != "queued":
+        return True
+    drew_trace = charts_show.get("trace")
+    return drew_trace is False and queued_job.snapshot().trace is not None
+
+
+with progress_slot.container():
+    panels.live(progress_view, job=explorer.job, running=running,
+                every=panels.QUEUED_EVERY if queued_job is not None else panels.LIVE_EVERY,
+                rerun_when=queue_changed if queued_job is not None else None)
 waiting_for_trace = running and panels.awaits_first_trace(explorer.job)
 # A queued job's charts stay as drawn (the progress line reruns the page when its trace
 # arrives or its turn comes), unless it is first in line: that one is watched closely.
@@ -203,6 +211,4 @@ panels.live(charts_view, job=explorer.job, running=charts_redraw,
             every=panels.FIRST_CHARTS_EVERY if waiting_for_trace else panels.CHARTS_EVERY,
             until=(lambda: explorer.job.snapshot().trace is not None)
             if waiting_for_trace else None)
-if queued_job is not None and queue_changed():
-    st.rerun()  # the job left the queue during this run (see `queue_changed`)
 timeline.mark("page run end")
