@@ -7,7 +7,7 @@ import streamlit as st
 from lstm_explorer import limits, tasks, timeline
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.ui import frame, panels, widgets
-from lstm_explorer.ui.state import MAX_RUNS, describe_config, session, submit
+from lstm_explorer.ui.state import MAX_RUNS, describe_config, job_queue, session, submit
 
 timeline.mark("page run")
 frame.require_frame()
@@ -208,7 +208,8 @@ if queued_job is not None and queued_job.snapshot().place > 1:
     waiting_for_trace = False
 charts_redraw = running and (queued_job is None or waiting_for_trace)
 panels.live(charts_view, job=explorer.job, running=charts_redraw,
-            every=panels.FIRST_CHARTS_EVERY if waiting_for_trace else panels.CHARTS_EVERY,
+            every=panels.FIRST_CHARTS_EVERY if waiting_for_trace
+            else panels.charts_every(job_queue().waiting),
             until=(lambda: explorer.job.snapshot().trace is not None)
             if waiting_for_trace else None)
 timeline.mark("page run end")

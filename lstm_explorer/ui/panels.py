@@ -32,16 +32,22 @@ from lstm_explorer.ui.state import ExplorerSession, Run
 CHART_CONFIG = {"displaylogo": False}
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
 CHARTS_EVERY = 1.0  # seconds between redraws of its charts
+# ... while other jobs wait in the queue: each redraw rebuilds and sends four figures,
+# server time taken from the queue's preparer, which is making the waiting students'
+# first pictures (measured: every 1 s instead of 3 s put ~2 s on the last first chart
+# of a class of thirty).
+BUSY_CHARTS_EVERY = 3.0
 FIRST_CHARTS_EVERY = 0.25  # seconds between looks for a new job's first trace
 # Seconds between looks at a queued job. Its charts (the untrained model) do not change
 # until its turn; with a class of thirty waiting, every look costs the one server that
 # also trains, so only the cheap progress line looks, and less often.
 QUEUED_EVERY = 2.0
 # Seconds the click's own page run waits for that trace, at most. Drawing it in that run
-# saves a round trip (the progress line's next look, then a whole page run: 3 to 5 s for
-# a queued job in a busy class); with thirty clicks at once, the queue's preparer reaches
-# the last of them after about 7 s on two cores. The wait gives way to a newer click.
-FIRST_TRACE_WAIT = 10.0
+# saves a round trip (the progress line's next look, then a whole page run: 2 to 5 s for
+# a queued job in a busy class); with thirty clicks at once on two cores, the queue's
+# preparer reaches the last of them 11 to 15 s after its click (`bench/load_test.py`:
+# at 10 s, a quarter of the class missed the wait). The wait gives way to a newer click.
+FIRST_TRACE_WAIT = 20.0
 # Seconds between the wait's checks for a newer request from the browser (a Stop).
 WAIT_STEP = 0.25
 
@@ -315,6 +321,15 @@ def charts_panel(charts: dict[str, Any], prefix: str) -> None:
     for name in ("loss", "gradient_flow", "gates", "states"):
         if name in charts:
             chart(charts[name], f"{prefix}-{name}", 440)
+
+
+def charts_every(waiting: int) -> float:
+    """Seconds between redraws of a running job's charts, given how many jobs wait.
+
+    >>> charts_every(0), charts_every(12)
+    (1.0, 3.0)
+    """
+    return CHARTS_EVERY if waiting == 0 else BUSY_CHARTS_EVERY
 
 
 def live(body: Callable[[], None], *, job: TrainingJob | None, running: bool,
