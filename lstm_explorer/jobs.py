@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lstm_explorer import timeline
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.errors import ConfigError
 
@@ -181,6 +182,8 @@ class TrainingJob:
             if reason and not self.stop_reason:
                 self.stop_reason = reason
             trainer = self._trainer
+            timeline.mark("stop requested", status=self._state.status,
+                          trainer=trainer is not None)
             if self._state.status == QUEUED:
                 self._finish_locked(CANCELLED, f"Cancelled before it started. {reason}"
                                     .strip())
@@ -281,6 +284,7 @@ class TrainingJob:
     def _finish_locked(self, status: str, message: str) -> None:
         if self._state.done:
             return
+        timeline.mark("job finished", status=status)
         self._update_locked(status=status, message=message,
                             fraction=1.0 if status == FINISHED else self._state.fraction)
         self._done.set()

@@ -255,6 +255,10 @@ class Trainer:
         dataset = _dataset(x_train, y_train, batch_size, shuffle=not stateful,
                            seed=training["seed"])
         # The dataset is already shuffled with its own seed; Keras must not shuffle again.
+        if validation is not None:
+            # A pipeline of ours too (see `_dataset`), batched like training: a stateful
+            # model's batch size is fixed.
+            validation = _dataset(*validation, batch_size, shuffle=False, seed=0)
         model.fit(dataset, validation_data=validation, epochs=self.epochs, verbose=0,
                   shuffle=False,
                   callbacks=[callback])
@@ -311,7 +315,15 @@ def _dataset(x, y, batch_size: int, *, shuffle: bool, seed: int):
         # An op-level seed makes the order reproducible without touching TF's global
         # seed, which every other session on the server shares.
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size)
+    # No tf.data autotuning: these pipelines have nothing to tune, and destroying an
+    # autotuned iterator waits for a tf.data background thread. A Stop leaves fit's
+    # iterator mid-epoch, the garbage collector frees it whenever it runs, often in the
+    # next training's first step, which then stalled for 3-37 s in 1 to 4 of every
+    # 40-60 stop-then-train cycles (0 of 140 without autotuning; py-spy showed the
+    # wait in `~IteratorResource`).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.batch(batch_size).with_options(options)
 
 
 def _validation_data(data, fixed_batch: int | None):
@@ -383,6 +395,8 @@ class _EventCallback(keras.callbacks.Callback):
             model_module.reset_states(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
+        if batch == 0 and self.epoch == 1:
+            timeline.mark("first batch")
         loss = _float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
             self.status = "diverged"
@@ -392,6 +406,8 @@ class _EventCallback(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         if self.trainer.stop_requested:
+            if self.status != "stopped":
+                timeline.mark("stop seen", epoch=self.epoch, batch=batch + 1)
             self.status = "stopped"
             self.model.stop_training = True
         number = batch + 1

@@ -3,8 +3,10 @@
 import math
 import threading
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lstm_explorer import model as model_module
 from lstm_explorer.config import ExperimentConfig
@@ -171,6 +173,27 @@ def test_stateful_training_trims_to_whole_batches_and_resets_states_each_epoch(m
     assert "trimmed the training set from 76 to 64" in started.message
     assert started.batches == 4
     assert result.trace.inputs.shape[0] == 16
+
+
+def test_fit_reads_pipelines_that_do_not_autotune_and_validates_on_the_whole_set(monkeypatch):
+    # An autotuned iterator that a Stop leaves mid-epoch stalled the next training's
+    # first step for up to a minute when the garbage collector freed it.
+    passed = {}
+    fit = keras.Model.fit
+
+    def remember_inputs(model, x=None, *arguments, validation_data=None, **keywords):
+        passed["train"], passed["validation"] = x, validation_data
+        return fit(model, x, *arguments, validation_data=validation_data, **keywords)
+
+    monkeypatch.setattr(keras.Model, "fit", remember_inputs)
+    result = Trainer(tiny(training={"epochs": 1, "batch_size": 8}), trace=False).run()
+    for name in ("train", "validation"):
+        assert isinstance(passed[name], tf.data.Dataset), name
+        assert passed[name].options().autotune.enabled is False, name
+    data = result.data
+    assert sum(len(x) for x, _ in passed["validation"]) == len(data.x_val)
+    expected = result.model.evaluate(data.x_val, data.y_val, verbose=0, return_dict=True)
+    assert result.history["epochs"][-1]["val_loss"] == pytest.approx(expected["loss"], rel=1e-5)
 
 
 def test_the_same_config_trains_to_the_same_weights_twice():
