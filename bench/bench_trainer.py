@@ -2,7 +2,12 @@
 
 Variants, all on the same config and data, each with a freshly built model (built
 outside the timing, for every variant alike):
-- plain:        model.fit(x, y, validation_data=...), no callbacks
+- plain:        model.fit on the trainer's own input pipelines (`training._dataset`:
+                shuffled, batched, tf.data autotuning off; validation likewise), no
+                callbacks: the same work as the Trainer minus everything it adds
+- plain arrays: model.fit(x, y, batch_size=..., validation_data=(x_val, y_val)), as the
+                exported script and most tutorials do; Keras's own array pipeline is
+                slower here, so it is shown for reference, not used for the ratios
 - trainer:      Trainer(trace=False): events every few batches, stop/NaN checks
 - traced cold:  Trainer(trace=True): also traces the probe batch (gates, states,
                 per-step gradients, weight-gradient norms) before the first update and
@@ -69,11 +74,24 @@ def _timed(run):
 
 
 def plain_fit(config, data, callbacks=()):
+    """`model.fit` on the pipelines the Trainer feeds it, with nothing else."""
+    model = model_module.build(config)
+    batch_size = config.training["batch_size"]
+    train = training._dataset(data.x_train, data.y_train, batch_size, shuffle=True,
+                              seed=config.training["seed"])
+    validation = training._dataset(data.x_val, data.y_val, batch_size, shuffle=False, seed=0)
+    return _timed(lambda: model.fit(
+        train, epochs=config.training["epochs"], validation_data=validation, verbose=0,
+        shuffle=False, callbacks=list(callbacks)))
+
+
+def array_fit(config, data):
+    """`model.fit` on NumPy arrays, Keras's own pipeline: what a script usually does."""
     model = model_module.build(config)
     return _timed(lambda: model.fit(
         data.x_train, data.y_train, batch_size=config.training["batch_size"],
         epochs=config.training["epochs"], validation_data=(data.x_val, data.y_val),
-        verbose=0, callbacks=list(callbacks)))
+        verbose=0))
 
 
 def trainer_fit(config, data, trace_probe, cold=False):
@@ -100,6 +118,7 @@ def main() -> None:
     data = tasks.make(config.task, validation_split=config.training["validation_split"])
     variants = {
         "plain": lambda: plain_fit(config, data),
+        "plain arrays": lambda: array_fit(config, data),
         "trainer": lambda: trainer_fit(config, data, trace_probe=False),
         "traced cold": lambda: trainer_fit(config, data, trace_probe=True, cold=True),
         "traced warm": lambda: trainer_fit(config, data, trace_probe=True),
@@ -141,6 +160,10 @@ def main() -> None:
               f"{fastest:.3f}")
     warm = statistics.median(wall / plain for wall, plain in zip(walls["traced warm"],
                                                                 walls["plain"]))
+    tracing_only = statistics.median(
+        traced / untraced for traced, untraced in zip(walls["traced warm"], walls["trainer"]))
+    print(f"\ntracing's own cost, traced warm / trainer without tracing (median of the "
+          f"rounds' ratios): {tracing_only:.3f}")
     print(f"\nbound (issue 4): instrumented / plain fit <= {BOUND:.2f}; traced warm, the "
           f"steady state of a process, median of the rounds' ratios {warm:.3f}: "
           f"{'holds' if warm <= BOUND else 'DOES NOT HOLD'}. Traced cold adds the one-time "
