@@ -192,16 +192,9 @@ class TrainingJob:
 
     # --- running (called by the queue's worker) -----------------------------------------
 
-    def _prepare(self, *, waiting: bool = False) -> bool:
+    def _prepare(self) -> bool:
         """Make the data and build (and trace) the model, once; `False` when the job
-        was cancelled or failed instead (it is then finished).
-
-        Args:
-            waiting: the queue's preparer calls it for a job that waits behind others:
-                its untrained trace is then taken op by op unless the architecture's
-                graph is already at hand, the quickest way to a first picture (see
-                `Trainer.prepare`). Default: `False`.
-        """
+        was cancelled or failed instead (it is then finished)."""
         from lstm_explorer.training import Trainer
 
         with self._prepare_lock:
@@ -213,7 +206,7 @@ class TrainingJob:
                     return True
             trainer = Trainer(self.config, on_event=self._on_event, csv_text=self.csv_text)
             try:
-                trainer.prepare(eager_initial=waiting)
+                trainer.prepare()
             except ConfigError as error:
                 with self._lock:
                     self._finish_locked(FAILED, str(error))
@@ -422,7 +415,7 @@ class JobQueue:
                     self._lock.wait()
                 job._prepare_claimed = True
             try:
-                job._prepare(waiting=True)
+                job._prepare()
             except Exception:  # noqa: BLE001 - the preparer must outlive any job
                 pass
             del job  # see _work

@@ -357,8 +357,9 @@ class Tracer:
     traced into a graph that takes the model's weights as arguments, so one graph
     serves every model of the same architecture in the process (a classroom training
     one config, or a second training of the same model): it is traced on the first
-    call for an architecture and probe-batch shape and reused after that, by this
-    `Tracer` and by any other (`trace_count` counts the tracings this `Tracer` did).
+    call (or `build`) for an architecture and probe-batch shape and reused after that,
+    by this `Tracer` and by any other (`trace_count` counts the tracings this `Tracer`
+    did).
     A model with a layer outside Keras's own, or a loss that is not a name or a Keras
     `Loss`, gets a graph of its own instead. At most `MAX_SHARED_GRAPHS` graphs are
     kept; `clear_shared_graphs()` drops them.
@@ -396,11 +397,9 @@ class Tracer:
         self._weights = _weight_table(model, self._chain, self._directions)
         self._architecture = _architecture_key(self._chain, self._loss_identifier)
         self._own_graphs: dict[Any, Any] = {}
-        # The variables the replay reads, in a fixed structural order: the order of the
-        # weight arguments of the graph. Set on each call (a stateful layer may get
-        # new state variables), read by `_compute`.
-        self._variables: list[Any] = []
-        self._weight_positions: list[int] = []
+        # A trainer builds the graph on a thread of its own (`build`) while it calls
+        # this Tracer from another; one tracing per key for a graph of its own too.
+        self._own_graphs_lock = threading.Lock()
         self.trace_count = 0
 
     def __call__(self, inputs: Any, targets: Any, *, eager: bool = False) -> Trace:
@@ -423,15 +422,49 @@ class Tracer:
         targets = np.asarray(targets)
         self._check_stateful_batch(inputs)
         input_tensor, target_tensor = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
-        self._variables = _replay_variables(self.model, self._directions)
-        values = [tf.convert_to_tensor(variable) for variable in self._variables]
+        # Read on every call: a stateful layer may have got new state variables.
+        variables = _replay_variables(self.model, self._directions)
+        values = [tf.convert_to_tensor(variable) for variable in variables]
         if eager:
-            result = self._compute(input_tensor, target_tensor, values)
+            result = self._compute(input_tensor, target_tensor, values, variables=variables)
         else:
-            result = self._graph(input_tensor, target_tensor, values)(
+            result = self._graph(input_tensor, target_tensor, values, variables)(
                 input_tensor, target_tensor, values
             )
         return self._to_trace(inputs, targets, result)
+
+    def build(self, inputs: Any, targets: Any) -> None:
+        """Trace the graph for this probe batch's shapes and run it once, for later calls.
+
+        After it, a call with batches of these shapes costs only the graph's run. A
+        trainer calls it on a thread of its own while the first epoch trains, so that
+        the graph's tracing (Python) and TensorFlow's optimisation of its first run
+        overlap the epoch's kernels instead of adding to the training's time. The
+        model's weights are not read (the run is fed zeros): they may be changing.
+        Safe to call from any thread, alongside calls of this `Tracer`.
+
+        Args:
+            inputs: the probe inputs (only shape and dtype matter).
+            targets: the probe targets (only shape and dtype matter).
+
+        Example:
+
+        >>> inputs = keras.Input(shape=(4, 1))
+        >>> model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(2)(inputs)))
+        >>> model.compile(loss="mse")
+        >>> tracer = Tracer(model)
+        >>> tracer.build(np.ones((3, 4, 1)), np.zeros((3, 1)))
+        >>> tracer.ready(np.ones((3, 4, 1)), np.zeros((3, 1)))
+        True
+        """
+        inputs, targets = np.asarray(inputs), np.asarray(targets)
+        self._check_stateful_batch(inputs)
+        input_tensor, target_tensor = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
+        variables = _replay_variables(self.model, self._directions)
+        values = [tf.zeros(variable.shape, variable.dtype) for variable in variables]
+        self._graph(input_tensor, target_tensor, values, variables)(
+            input_tensor, target_tensor, values
+        )
 
     def ready(self, inputs: Any, targets: Any) -> bool:
         """Whether a traced graph for this probe batch's shapes is already at hand.
@@ -469,17 +502,19 @@ class Tracer:
             tuple(positions),
         )
 
-    def _graph(self, inputs: tf.Tensor, targets: tf.Tensor, values: list[tf.Tensor]) -> Any:
+    def _graph(self, inputs: tf.Tensor, targets: tf.Tensor, values: list[tf.Tensor],
+               variables: list[Any]) -> Any:
         """The concrete function for these argument shapes: shared, own, or traced now."""
         key = self._graph_key(
-            tf.TensorSpec.from_tensor(inputs), tf.TensorSpec.from_tensor(targets), self._variables
+            tf.TensorSpec.from_tensor(inputs), tf.TensorSpec.from_tensor(targets), variables
         )
         if key in self._own_graphs:
             return self._own_graphs[key]
         if self._architecture is None:
-            graph = self._trace_graph(inputs, targets, values)
-            self._own_graphs[key] = graph
-            return graph
+            with self._own_graphs_lock:
+                if key not in self._own_graphs:
+                    self._own_graphs[key] = self._trace_graph(inputs, targets, values, variables)
+                return self._own_graphs[key]
         with _SHARED_LOCK:
             graph = _SHARED_GRAPHS.get(key)
             if graph is not None:
@@ -493,7 +528,7 @@ class Tracer:
                 graph = _SHARED_GRAPHS.get(key)
             if graph is not None:
                 return graph
-            graph = self._trace_graph(inputs, targets, values)
+            graph = self._trace_graph(inputs, targets, values, variables)
             if any(tensor.dtype == tf.resource for tensor in graph.captured_inputs):
                 # The graph reads a variable directly, not through its weight
                 # arguments: right for this model only.
@@ -507,11 +542,13 @@ class Tracer:
                 _BUILDING.pop(key, None)
         return graph
 
-    def _trace_graph(self, inputs, targets, values) -> Any:
+    def _trace_graph(self, inputs, targets, values, variables) -> Any:
         # Only the concrete function is kept: it holds the graph, not this Tracer or its
         # model, so a cached graph never keeps a session's model alive.
-        function = tf.function(self._compute, autograph=False)
-        return function.get_concrete_function(inputs, targets, values)
+        def compute(inputs, targets, values):
+            return self._compute(inputs, targets, values, variables=variables)
+
+        return tf.function(compute, autograph=False).get_concrete_function(inputs, targets, values)
 
     def _to_trace(self, inputs: np.ndarray, targets: np.ndarray, result: dict) -> Trace:
         result = tf.nest.map_structure(lambda tensor: tensor.numpy(), result)
@@ -568,21 +605,23 @@ class Tracer:
         return names
 
     def _compute(
-        self, inputs: tf.Tensor, targets: tf.Tensor, values: list[tf.Tensor]
+        self, inputs: tf.Tensor, targets: tf.Tensor, values: list[tf.Tensor], *,
+        variables: list[Any],
     ) -> dict[str, Any]:
+        """The replay, loss and gradients; `values[k]` stands for `variables[k]`."""
         if not tf.executing_eagerly():
             self.trace_count += 1  # runs once per tracing, not per call of the graph
         probes: dict[str, dict[str, tf.Tensor]] = {}
         records: dict[str, dict[str, tf.Tensor]] = {}
         values = list(values)
-        positions = _positions(self._variables, self._weights)
+        positions = _positions(variables, self._weights)
         weights = [values[position] for position in positions]
         with tf.GradientTape() as tape:
             tape.watch(weights)
             # Every variable the replay reads (recurrent weights and states, the other
             # layers' weights) reads its value from the arguments instead, so the graph
             # serves any model of this architecture.
-            with keras.StatelessScope(state_mapping=list(zip(self._variables, values))):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
                 outputs, mask = self._forward(inputs, tape, probes, records)
                 loss = _loss_value(self._loss_identifier, targets, outputs, mask)
         probe_list = [(key, name) for key, items in probes.items() for name in items]

@@ -172,19 +172,17 @@ class Trainer:
     def stop_requested(self) -> bool:
         return self._stop.is_set()
 
-    def prepare(self, *, eager_initial: bool = False):
+    def prepare(self):
         """Generate the data, build the model and trace it untrained.
 
         `run` does it if it was not called first. Apart, it lets a queue prepare a job
         while others train: the untrained model's trace (an `"initial"` event) is then
         there to draw before the job's turn comes.
 
-        Args:
-            eager_initial: when no graph of this architecture is at hand yet, trace the
-                untrained model op by op (about 0.1 s for the default preset) instead
-                of tracing the graph (about 0.3 s), which the first epoch end then
-                traces instead. Quicker to the first picture, more work in all: for a
-                job that waits in a queue anyway. Default: `False`.
+        When no graph of the architecture is at hand yet (the first training of it in
+        the process), the untrained model is traced op by op (about 0.1 s for the
+        default preset), the quickest way to a first picture; `run` then has the graph
+        traced on a thread of its own while the first epoch trains (see `Tracer.build`).
         """
         timeline.mark("prepare")
         if self.data is None:
@@ -200,11 +198,11 @@ class Trainer:
             self.tracer = Tracer(self.model)
             # The untrained model's gates and gradients: something to look at within a
             # second of pressing Train, and the "before" of the before/after picture.
-            # Through the graph the epoch ends need anyway, traced now if this is the
-            # first training of the architecture in the process.
+            # Through the shared graph when there is one; if not, op by op rather than
+            # wait for its tracing, which overlaps the first epoch instead.
             probe = self._probe()
             ready = self.tracer.ready(*probe)
-            self.initial_trace = self.tracer(*probe, eager=eager_initial and not ready)
+            self.initial_trace = self.tracer(*probe, eager=not ready)
             timeline.mark("initial trace", graph_ready=ready,
                           seed=self.config.training["seed"])
             self.on_event(Event(INITIAL, epochs=self.epochs, batches=self._batches(),
@@ -259,9 +257,12 @@ class Trainer:
             # A pipeline of ours too (see `_dataset`), batched like training: a stateful
             # model's batch size is fixed.
             validation = _dataset(*validation, batch_size, shuffle=False, seed=0)
-        model.fit(dataset, validation_data=validation, epochs=self.epochs, verbose=0,
-                  shuffle=False,
-                  callbacks=[callback])
+        try:
+            model.fit(dataset, validation_data=validation, epochs=self.epochs, verbose=0,
+                      shuffle=False, callbacks=[callback])
+        finally:
+            # The builder holds the model; a finished training must not.
+            callback.join_graph_builder()
         # The traced step functions hold their graphs (about 10 MB for a small LSTM); a
         # finished run keeps only the weights, so let them go, as `compile` does (Keras
         # traces them again if the model is ever trained or evaluated again).
@@ -281,8 +282,9 @@ def warm_up(config: ExperimentConfig) -> None:
     """Trace the probe batch's graph for a config's architecture before anyone trains it.
 
     The first training of an architecture in a process traces the tracer's graph (about
-    0.3 s for the default preset, a tenth of its training); every later training of the
-    same architecture, whatever its seed or initializers, reuses it (see `trace.Tracer`).
+    0.3 s for the default preset, alongside its first epoch) and takes its untrained
+    picture op by op; every later training of the same architecture, whatever its seed
+    or initializers, reuses the graph (see `trace.Tracer`).
     The app calls this for the default preset once its first page has run, so the
     trainings most people begin with are instrumented at the cost of a warm graph:
     about 10 ms per epoch. The model built here is dropped; only the graph is kept.
@@ -303,7 +305,7 @@ def warm_up(config: ExperimentConfig) -> None:
     """
     trainer = Trainer(config, trace=False)
     trainer.prepare()
-    Tracer(trainer.model)(*trainer._probe())
+    Tracer(trainer.model).build(*trainer._probe())
     timeline.mark("graph warmed up")
 
 
@@ -364,6 +366,37 @@ class _EventCallback(keras.callbacks.Callback):
         self.epoch = 0
         self.stateful = any(layer["stateful"]
                             for layer in trainer.config.model["layers"])
+        self.graph_builder: threading.Thread | None = None
+
+    def start_graph_builder(self) -> None:
+        """Trace the tracer's graph on a thread of its own, if it is not at hand yet.
+
+        Started once the first batch has trained: by then fit has traced its own step
+        function (Python, like this tracing: no gain in overlapping the two), and the
+        rest of the epoch runs mostly in TensorFlow's kernels, which leave Python free.
+        The first epoch end waits for the graph if it is not ready yet.
+        """
+        if self.tracer is None or self.tracer.ready(self.probe_x, self.probe_y):
+            return
+        timeline.mark("graph build started")
+
+        def build():
+            try:
+                self.tracer.build(self.probe_x, self.probe_y)
+            except Exception:  # noqa: BLE001
+                # The first epoch end's own call traces the graph again and raises the
+                # error where the training reports it.
+                return
+            timeline.mark("graph built")
+
+        self.graph_builder = threading.Thread(target=build, name="tracer graph builder",
+                                              daemon=True)
+        self.graph_builder.start()
+
+    def join_graph_builder(self) -> None:
+        if self.graph_builder is not None:
+            self.graph_builder.join()
+            self.graph_builder = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -397,6 +430,7 @@ class _EventCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if batch == 0 and self.epoch == 1:
             timeline.mark("first batch")
+            self.start_graph_builder()
         loss = _float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
             self.status = "diverged"

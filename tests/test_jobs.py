@@ -72,7 +72,7 @@ def test_a_waiting_job_shows_its_untrained_model_before_its_turn():
     assert waiting.wait(timeout=300).status == "finished"
 
 
-def test_a_job_that_starts_at_once_traces_its_graph_and_a_waiting_one_goes_op_by_op():
+def test_jobs_of_a_new_architecture_show_their_untrained_model_op_by_op_and_trace_the_graph_once():
     from lstm_explorer import trace
 
     def architecture(units, epochs):
@@ -83,15 +83,15 @@ def test_a_job_that_starts_at_once_traces_its_graph_and_a_waiting_one_goes_op_by
     queue = JobQueue(max_running=1)
     running = queue.submit(architecture(units=5, epochs=200))
     waiting = queue.submit(architecture(units=6, epochs=1))  # another graph, not traced yet
-    assert wait_until(lambda: running.snapshot().status == "running"
+    assert wait_until(lambda: len(running.snapshot().rows) >= 1
                       and waiting.snapshot().trace is not None)
-    # The worker's job traced its graph for its untrained picture (the epoch ends need
-    # it); the waiting job's picture came op by op, the quickest way to one.
+    # Both untrained pictures came op by op, the quickest way to one; the running job
+    # traced its graph while it trained, the waiting one has not yet.
     assert running._trainer.tracer.trace_count == 1
     assert waiting._trainer.tracer.trace_count == 0
     running.stop()
     assert waiting.wait(timeout=300).status == "finished"
-    assert waiting._trainer.tracer.trace_count == 1  # at its first epoch end
+    assert waiting._trainer.tracer.trace_count == 1  # during its first epoch
 
 
 def test_a_waiting_job_whose_data_cannot_be_made_fails_before_its_turn():

@@ -69,9 +69,9 @@ def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained
     assert kinds.index("initial") < kinds.index("progress")
     for weight, start in zip(weights_at_initial, untrained.get_weights(), strict=True):
         np.testing.assert_array_equal(weight, start)  # no update before the trace
-    # The first training of an architecture traces the graph for its initial trace (the
-    # epoch ends need it anyway); later ones use the shared graph. The same numbers.
-    assert tracings_at_initial == [1 if cold else 0]
+    # The first training of an architecture takes its untrained trace op by op and has
+    # the graph traced while it trains; later ones use the shared graph throughout.
+    assert tracings_at_initial == [0]
     assert trainer.tracer.trace_count == (1 if cold else 0)
     expected = trace.Tracer(untrained)(data.probe_x, data.probe_y)
     initial = trainer.initial_trace
@@ -81,18 +81,37 @@ def test_the_initial_trace_comes_before_the_first_update_and_shows_the_untrained
                                rtol=1e-5, atol=1e-9)
 
 
-def test_an_eager_initial_trace_leaves_the_graph_to_the_first_epoch_end_with_equal_numbers():
+def test_the_first_training_of_an_architecture_traces_its_graph_once_while_the_first_epoch_runs(
+        monkeypatch):
     from lstm_explorer import trace
 
-    config = tiny(training={"epochs": 1})
+    config = tiny(training={"epochs": 2})
     trace.clear_shared_graphs()
     trainer = Trainer(config)
-    _, model = trainer.prepare(eager_initial=True)  # as the queue does for a waiting job
+    _, model = trainer.prepare()
     probe = trainer._probe()
     assert trainer.tracer.trace_count == 0 and not trainer.tracer.ready(*probe)
     untrained = model.get_weights()
-    trainer.run()
-    assert trainer.tracer.trace_count == 1  # traced once, at the first epoch end
+    builds = []
+    build = trace.Tracer.build
+
+    def recorded_build(tracer, inputs, targets):
+        builds.append((threading.current_thread().name, model.optimizer.iterations.numpy()))
+        build(tracer, inputs, targets)
+
+    monkeypatch.setattr(trace.Tracer, "build", recorded_build)
+    result = trainer.run()
+    # Once, on a thread of its own, after the first update: fit's own step function is
+    # traced by then.
+    assert [name for name, _ in builds] == ["tracer graph builder"]
+    assert builds[0][1] >= 1
+    assert trainer.tracer.trace_count == 1
+    assert "tracer graph builder" not in {thread.name for thread in threading.enumerate()}
+    # The epoch ends' traces through the graph equal op-by-op traces of the same weights,
+    # and the op-by-op untrained trace equals the graph's.
+    expected = trace.Tracer(result.model)(*probe, eager=True)
+    np.testing.assert_allclose(result.trace.layers[0].values["c"],
+                               expected.layers[0].values["c"], atol=1e-6)
     model.set_weights(untrained)
     through_graph = trace.Tracer(model)(*probe)
     np.testing.assert_allclose(trainer.initial_trace.layers[0].values["c"],
