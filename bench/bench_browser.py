@@ -8,7 +8,8 @@ Prints:
   each training in a fresh page: the first training of the server process apart, then
   the median and worst of the later ones. The server traces the default preset's graph
   once its first page has run, so its first training finds the graph ready; `--query layer1.units=48`
-  measures a first training that must trace its architecture's graph on the click;
+  measures a first training of an architecture the server has not traced (its
+  untrained picture goes op by op, its graph is traced during the first epoch);
 - where that time goes: the server writes a timeline (`lstm_explorer.timeline`) and
   each stage is printed as seconds after the click, median over the trainings.
 

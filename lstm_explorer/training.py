@@ -224,8 +224,17 @@ class Trainer:
             return max(1, samples // batch_size)
         return max(1, math.ceil(samples / batch_size))
 
-    def run(self) -> TrainingResult:
-        """Train, emitting events; returns when training finished, stopped or diverged."""
+    def run(self, *, graph_in_background: bool = True) -> TrainingResult:
+        """Train, emitting events; returns when training finished, stopped or diverged.
+
+        Args:
+            graph_in_background: when the tracer's graph for this architecture is not
+                at hand yet, trace it on a thread of its own during the first epoch,
+                the quickest for a training on its own. `False` traces it before fit:
+                for a queue with jobs waiting, whose preparation a builder thread
+                would slow down (both need Python's interpreter lock) while the graph
+                serves them too. Default: `True`.
+        """
         data, model = self.prepare()
         training = self.config.training
         batch_size = training["batch_size"]
@@ -247,6 +256,10 @@ class Trainer:
             validation = tasks.arrange_for_state(*validation, batch_size)
         probe_x, probe_y = self._probe()
         batches = self._batches()
+        if self.tracer is not None and not graph_in_background:
+            if not self.tracer.ready(probe_x, probe_y):
+                self.tracer.build(probe_x, probe_y)
+                timeline.mark("graph built")
         callback = _EventCallback(self, batches, probe_x, probe_y)
         self.on_event(Event(STARTED, epochs=self.epochs, batches=batches,
                             message=" ".join(notes)))

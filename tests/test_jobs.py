@@ -86,12 +86,35 @@ def test_jobs_of_a_new_architecture_show_their_untrained_model_op_by_op_and_trac
     assert wait_until(lambda: len(running.snapshot().rows) >= 1
                       and waiting.snapshot().trace is not None)
     # Both untrained pictures came op by op, the quickest way to one; the running job
-    # traced its graph while it trained, the waiting one has not yet.
+    # traced its graph once it ran (before or during its fit, see the next test), the
+    # waiting one has not yet.
     assert running._trainer.tracer.trace_count == 1
     assert waiting._trainer.tracer.trace_count == 0
     running.stop()
     assert waiting.wait(timeout=300).status == "finished"
     assert waiting._trainer.tracer.trace_count == 1  # during its first epoch
+
+
+def test_a_job_that_others_wait_behind_traces_its_graph_before_its_fit(monkeypatch):
+    from lstm_explorer import training
+
+    backgrounds = {}
+    run = training.Trainer.run
+
+    def recorded_run(trainer, **arguments):
+        backgrounds[trainer.config.training["seed"]] = arguments["graph_in_background"]
+        return run(trainer, **arguments)
+
+    monkeypatch.setattr(training.Trainer, "run", recorded_run)
+    queue = JobQueue(max_running=1)
+    first = queue.submit(config(epochs=200, seed=1))
+    second, last = queue.submit(config(seed=2)), queue.submit(config(seed=3))
+    assert wait_until(lambda: first.snapshot().status == "running")
+    first.stop()
+    assert last.wait(timeout=300).status == "finished"
+    assert second.snapshot().status == "finished"
+    # The second job started with the last one waiting behind it; the last one alone.
+    assert backgrounds[2] is False and backgrounds[3] is True
 
 
 def test_a_waiting_job_whose_data_cannot_be_made_fails_before_its_turn():

@@ -120,6 +120,22 @@ def test_the_first_training_of_an_architecture_traces_its_graph_once_while_the_f
                                through_graph.layers[0].grad_c, rtol=1e-5, atol=1e-9)
 
 
+def test_a_training_asked_to_trace_its_graph_before_fit_has_it_before_the_first_update():
+    from lstm_explorer import trace
+
+    trace.clear_shared_graphs()
+    ready_at_start = []
+
+    def record(event):
+        if event.kind == "started":
+            ready_at_start.append(trainer.tracer.ready(*trainer._probe()))
+
+    trainer = Trainer(tiny(training={"epochs": 1}), on_event=record)
+    trainer.run(graph_in_background=False)
+    assert ready_at_start == [True]
+    assert trainer.tracer.trace_count == 1
+
+
 def test_a_warmed_up_architecture_trains_without_tracing_its_graph_again():
     from lstm_explorer import trace
     from lstm_explorer.training import warm_up
