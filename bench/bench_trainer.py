@@ -33,7 +33,7 @@ plain fit. CPU time (this process, all threads) is less disturbed than wall time
 other processes on a shared machine. For the traced variants the CPU time spent inside
 the tracer is measured on its own too: it is the overhead with the least noise.
 
-    .venv/bin/python bench/bench_trainer.py [--preset default] [--rounds 3]
+    .venv/bin/python bench/bench_trainer.py [--preset default] [--rounds 3] [--variants NAME ...]
 """
 
 from __future__ import annotations
@@ -148,6 +148,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="default")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--variants", nargs="+", metavar="NAME",
+                        help="time only these (plain is always timed): more rounds in the "
+                             "same time, e.g. --variants 'traced cold' 'traced warm'")
     arguments = parser.parse_args()
     training.Tracer = TimedTracer  # the Trainer builds its tracers from this name
     config = presets.get(arguments.preset).build()
@@ -161,11 +164,17 @@ def main() -> None:
         "traced warm": lambda: trainer_fit(config, data, trace_probe=True),
         "tensorboard": lambda: tensorboard_fit(config, data),
     }
+    if arguments.variants:
+        unknown = set(arguments.variants) - set(variants)
+        if unknown:
+            parser.error(f"--variants: unknown {sorted(unknown)}; choose from {list(variants)}")
+        variants = {name: run for name, run in variants.items()
+                    if name == "plain" or name in arguments.variants}
     variants["plain"]()  # warm-up: first use of TensorFlow's kernels in this process
     walls: dict[str, list[float]] = {name: [] for name in variants}
     cpus: dict[str, list[float]] = {name: [] for name in variants}
-    tracing: dict[str, list[float]] = {"traced cold": [], "cold, graph first": [],
-                                       "traced warm": []}
+    tracing: dict[str, list[float]] = {name: [] for name in ("traced cold", "cold, graph first",
+                                                             "traced warm") if name in variants}
     for round_number in range(arguments.rounds):
         for name, run in variants.items():
             wall, cpu = run()
@@ -196,19 +205,24 @@ def main() -> None:
         fastest = min(walls[name]) / min(walls["plain"])
         print(f"{name:>17}: median of the rounds' ratios {paired:.3f}, fastest to fastest "
               f"{fastest:.3f}")
-    tracing_only = statistics.median(
-        traced / untraced for traced, untraced in zip(walls["traced warm"], walls["trainer"]))
-    print(f"\ntracing's own cost, traced warm / trainer without tracing (median of the "
-          f"rounds' ratios): {tracing_only:.3f}")
-    print("\nthe first training of an architecture, wall time over a warm one (median of "
-          "the rounds' differences):")
-    for name in ("traced cold", "cold, graph first"):
-        extra = statistics.median(cold - warm for cold, warm in zip(walls[name],
-                                                                    walls["traced warm"]))
-        print(f"{name:>17}: {extra:+.2f} s")
+    if {"traced warm", "trainer"} <= set(variants):
+        tracing_only = statistics.median(traced / untraced for traced, untraced
+                                         in zip(walls["traced warm"], walls["trainer"]))
+        print(f"\ntracing's own cost, traced warm / trainer without tracing (median of the "
+              f"rounds' ratios): {tracing_only:.3f}")
+    colds = [name for name in ("traced cold", "cold, graph first") if name in variants]
+    if "traced warm" in variants and colds:
+        print("\nthe first training of an architecture, wall time over a warm one (median "
+              "of the rounds' differences):")
+        for name in colds:
+            extra = statistics.median(cold - warm for cold, warm in zip(walls[name],
+                                                                        walls["traced warm"]))
+            print(f"{name:>17}: {extra:+.2f} s")
     print(f"\nbound (issue 4): instrumented / plain fit <= {BOUND:.2f}, median of the "
           "rounds' ratios:")
     for name in ("traced warm", "traced cold"):
+        if name not in variants:
+            continue
         ratio = statistics.median(wall / plain for wall, plain in zip(walls[name],
                                                                      walls["plain"]))
         print(f"{name:>17}: {ratio:.3f} {'holds' if ratio <= BOUND else 'DOES NOT HOLD'}")
