@@ -39,6 +39,7 @@ the tracer is measured on its own too: it is the overhead with the least noise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -75,21 +76,23 @@ class TimedTracer(trace.Tracer):
     def __call__(self, *arguments, **keywords):
         with TimedTracer._building:
             pass
-        started = time.process_time()
-        try:
+        with _counted(time.process_time):
             return super().__call__(*arguments, **keywords)
-        finally:
-            with TimedTracer._adding:
-                TimedTracer.seconds += time.process_time() - started
 
     def build(self, *arguments, **keywords):
-        with TimedTracer._building:
-            started = time.thread_time()
-            try:
-                return super().build(*arguments, **keywords)
-            finally:
-                with TimedTracer._adding:
-                    TimedTracer.seconds += time.thread_time() - started
+        with TimedTracer._building, _counted(time.thread_time):
+            return super().build(*arguments, **keywords)
+
+
+@contextlib.contextmanager
+def _counted(clock):
+    """Adds the `clock` seconds spent within to `TimedTracer.seconds` (from any thread)."""
+    started = clock()
+    try:
+        yield
+    finally:
+        with TimedTracer._adding:
+            TimedTracer.seconds += clock() - started
 
 
 def _timed(run):
