@@ -418,12 +418,8 @@ class Tracer:
         Returns:
             A `Trace`.
         """
-        inputs = np.asarray(inputs)
-        targets = np.asarray(targets)
-        self._check_stateful_batch(inputs)
+        inputs, targets, variables = self._probe_arguments(inputs, targets)
         input_tensor, target_tensor = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
-        # Read on every call: a stateful layer may have got new state variables.
-        variables = _replay_variables(self.model, self._directions)
         values = [tf.convert_to_tensor(variable) for variable in variables]
         if eager:
             result = self._compute(input_tensor, target_tensor, values, variables=variables)
@@ -457,14 +453,19 @@ class Tracer:
         >>> tracer.ready(np.ones((3, 4, 1)), np.zeros((3, 1)))
         True
         """
-        inputs, targets = np.asarray(inputs), np.asarray(targets)
-        self._check_stateful_batch(inputs)
+        inputs, targets, variables = self._probe_arguments(inputs, targets)
         input_tensor, target_tensor = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
-        variables = _replay_variables(self.model, self._directions)
         values = [tf.zeros(variable.shape, variable.dtype) for variable in variables]
         self._graph(input_tensor, target_tensor, values, variables)(
             input_tensor, target_tensor, values
         )
+
+    def _probe_arguments(self, inputs: Any, targets: Any) -> tuple[np.ndarray, np.ndarray, list]:
+        """The probe batch as arrays (checked) and the variables the replay reads now."""
+        inputs, targets = np.asarray(inputs), np.asarray(targets)
+        self._check_stateful_batch(inputs)
+        # Read on every call: a stateful layer may have got new state variables.
+        return inputs, targets, _replay_variables(self.model, self._directions)
 
     def ready(self, inputs: Any, targets: Any) -> bool:
         """Whether a traced graph for this probe batch's shapes is already at hand.
