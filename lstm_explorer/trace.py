@@ -903,56 +903,91 @@ def _replay_direction(direction, x, mask, tape, probes, records):
         tape.watch(probe)
     probes[direction.key] = direction_probes
 
-    activation = cell.activation if cell.activation is not None else (lambda value: value)
-    recurrent_activation = getattr(cell, "recurrent_activation", None)
-    zero_output_for_mask = bool(getattr(layer, "zero_output_for_mask", False))
-    gate_names = GATES[kind]
-
     masked = sequence_mask is not None
-    # One packed tensor in and one out per step keeps the while loop (and its gradient,
-    # which tf.function has to build once) small: inputs are [x·W + b | probes | mask],
-    # records are [h | c | gates | output].
-    width = int(projected.shape[-1])
+    # One packed tensor in and one out per step keeps the loops small: inputs are
+    # [x·W + b | probes | mask], records are [h | c | gates | output].
     packed_inputs = [projected, *(direction_probes[name] for name in state_names)]
     if masked:
-        mask_t = tf.transpose(tf.cast(sequence_mask, dtype), [1, 0])[..., None]
-        packed_inputs.append(mask_t)
-    part_sizes = [width, units, *((units,) if kind == "lstm" else ()), *((1,) if masked else ())]
-    input_ta = tf.TensorArray(dtype, size=steps).unstack(tf.concat(packed_inputs, axis=-1))
-    record_names = (*state_names, *gate_names, *(("out",) if masked else ()))
+        packed_inputs.append(tf.transpose(tf.cast(sequence_mask, dtype), [1, 0])[..., None])
+    step = _CellStep(layer, kind, masked, has_recurrent_bias=recurrent_bias is not None)
+    h0 = initial[0]
+    # Keras starts the "previous output" of a masked first step at zeros, not at h0.
+    initial_states = [*initial, *((tf.zeros_like(h0),) if masked else ())]
+    weights = [recurrent_kernel, *((recurrent_bias,) if recurrent_bias is not None else ())]
+    record_names = (*state_names, *GATES[kind], *(("out",) if masked else ()))
+    stacked = _recurrence(step, tf.concat(packed_inputs, axis=-1), initial_states, weights)
+    stacked = dict(zip(record_names, tf.split(stacked, len(record_names), axis=-1)))
+    records[direction.key] = {name: stacked[name] for name in (*state_names, *GATES[kind])}
+    sequence = tf.transpose(stacked["out" if masked else "h"], [1, 0, 2])
+    final_states = [stacked[name][-1] for name in state_names]
+    return sequence, sequence[:, -1], final_states
 
-    def settle(value, previous, probe, keep):
-        # A masked step leaves the state as it was; the zero probe makes the state
-        # tensor that every later computation uses differentiable on its own.
-        if keep is not None:
-            value = tf.where(keep, value, previous)
-        return value + probe
 
-    def body(t, record_ta, h_prev, c_prev, out_prev):
-        packed = input_ta.read(t)
+class _CellStep:
+    """One time step of a cell, as a function of tensors only (for both loops).
+
+    `step(packed_t, states, weights) -> (record_t, new_states)`: `packed_t` is one step
+    of [x·W + b | probe_h | probe_c | mask]; states are [h, c (LSTM), output (masked)];
+    weights are [recurrent_kernel, recurrent_bias (GRU with reset_after and bias)];
+    `record_t` is [h | c | gates | output], each `units` wide.
+    """
+
+    def __init__(self, layer, kind: str, masked: bool, has_recurrent_bias: bool):
+        cell = layer.cell
+        self.kind = kind
+        self.masked = masked
+        self.has_recurrent_bias = has_recurrent_bias
+        self.units = cell.units
+        self.reset_after = bool(getattr(cell, "reset_after", False))
+        self.activation = cell.activation if cell.activation is not None else tf.identity
+        self.recurrent_activation = getattr(cell, "recurrent_activation", None)
+        self.zero_output_for_mask = bool(getattr(layer, "zero_output_for_mask", False))
+        units = cell.units
+        projection_blocks = max(len(GATES[kind]), 1)  # SimpleRNN: one block, no gates
+        state_count = 2 if kind == "lstm" else 1
+        self.part_sizes = [projection_blocks * units, *[units] * state_count]
+        self.part_sizes += [1] if masked else []
+        # Where each state sits in a record [h | c | gates | output], `units` wide each:
+        # the backward pass reads the state every step started from out of the records.
+        record_width = (state_count + len(GATES[kind]) + int(masked)) * units
+        self.state_slots = [(k * units, (k + 1) * units) for k in range(state_count)]
+        if masked:
+            self.state_slots.append((record_width - units, record_width))
+
+    def __call__(self, packed_t, states, weights):
+        units, recurrent_kernel = self.units, weights[0]
+        activation, recurrent_activation = self.activation, self.recurrent_activation
         # One split rather than a slice per part: fewer ops here and in the gradient.
-        parts = tf.split(packed, part_sizes, axis=1)
+        parts = tf.split(packed_t, self.part_sizes, axis=1)
         projected_t, probe_h = parts[0], parts[1]
-        keep = parts[-1] > 0.5 if masked else None
+        keep = parts[-1] > 0.5 if self.masked else None
+        h_prev = states[0]
+
+        def settle(value, previous, probe):
+            # A masked step leaves the state as it was; the zero probe makes the state
+            # tensor that every later computation uses differentiable on its own.
+            if keep is not None:
+                value = tf.where(keep, value, previous)
+            return value + probe
+
         gates = []
-        c = c_prev
-        if kind == "lstm":
-            probe_c = parts[2]
+        if self.kind == "lstm":
+            c_prev = states[1]
             z = projected_t + tf.matmul(h_prev, recurrent_kernel)
             z_i, z_f, z_c, z_o = tf.split(z, 4, axis=1)
             i = recurrent_activation(z_i)
             f = recurrent_activation(z_f)
             g = activation(z_c)
             o = recurrent_activation(z_o)
-            c = settle(f * c_prev + i * g, c_prev, probe_c, keep)
+            c = settle(f * c_prev + i * g, c_prev, parts[2])
             h = o * activation(c)
             gates = [i, f, g, o]
-        elif kind == "gru":
+        elif self.kind == "gru":
             x_z, x_r, x_h = tf.split(projected_t, 3, axis=1)
-            if cell.reset_after:
+            if self.reset_after:
                 inner = tf.matmul(h_prev, recurrent_kernel)
-                if recurrent_bias is not None:
-                    inner = inner + recurrent_bias
+                if self.has_recurrent_bias:
+                    inner = inner + weights[1]
                 r_z, r_r, r_h = tf.split(inner, 3, axis=1)
                 z = recurrent_activation(x_z + r_z)
                 r = recurrent_activation(x_r + r_r)
@@ -968,32 +1003,111 @@ def _replay_direction(direction, x, mask, tape, probes, records):
             gates = [z, r, g]
         else:
             h = activation(projected_t + tf.matmul(h_prev, recurrent_kernel))
-        h = settle(h, h_prev, probe_h, keep)
-        out = h
-        if masked:
-            out = tf.where(keep, h, tf.zeros_like(h) if zero_output_for_mask else out_prev)
-        record = [h, c] if kind == "lstm" else [h]
-        record += gates
-        if masked:
+        h = settle(h, h_prev, probe_h)
+        new_states = [h, c] if self.kind == "lstm" else [h]
+        record = [*new_states, *gates]
+        if self.masked:
+            out_prev = states[-1]
+            out = tf.where(keep, h, tf.zeros_like(h) if self.zero_output_for_mask else out_prev)
+            new_states.append(out)
             record.append(out)
-        record_ta = record_ta.write(t, tf.concat(record, axis=-1))
-        return t + 1, record_ta, h, c, out
+        return tf.concat(record, axis=-1), new_states
 
-    h0 = initial[0]
-    c0 = initial[1] if kind == "lstm" else tf.zeros_like(h0)
-    # Keras starts the "previous output" of a masked first step at zeros, not at h0.
-    out0 = tf.zeros_like(h0)
+
+def _run_steps(step, packed, initial_states, weights):
+    """Run `step` over time in a `tf.while_loop`: the stacked records `(steps, batch, width)`.
+
+    Differentiable by TensorFlow's own gradient of the loop; `_recurrence` is the same
+    forward pass with a backward pass of its own.
+    """
+    steps = tf.shape(packed)[0]
+    input_ta = tf.TensorArray(packed.dtype, size=steps).unstack(packed)
+
+    def body(t, record_ta, *states):
+        record, states = step(input_ta.read(t), list(states), weights)
+        return (t + 1, record_ta.write(t, record), *states)
+
     _, record_ta, *_ = tf.while_loop(
         lambda t, *_: t < steps,
         body,
-        (tf.constant(0), tf.TensorArray(dtype, size=steps), h0, c0, out0),
+        (tf.constant(0), tf.TensorArray(packed.dtype, size=steps), *initial_states),
     )
-    stacked = tf.split(record_ta.stack(), len(record_names), axis=-1)
-    stacked = dict(zip(record_names, stacked))
-    records[direction.key] = {name: stacked[name] for name in (*state_names, *gate_names)}
-    sequence = tf.transpose(stacked["out" if masked else "h"], [1, 0, 2])
-    final_states = [stacked[name][-1] for name in state_names]
-    return sequence, sequence[:, -1], final_states
+    return record_ta.stack()
+
+
+def _recurrence(step, packed, initial_states, weights):
+    """Run `step` over time: the stacked records `(steps, batch, width)`.
+
+    Differentiable with a backward pass of its own: a reverse loop whose body recomputes
+    one step and takes that step's vector-Jacobian product with a tape of its own. The
+    gradient TensorFlow would build through the forward `tf.while_loop` is the same
+    number, but building it is most of what tracing the replay's graph costs (the
+    first training of an architecture pays for it); one step's gradient is small.
+
+    Args:
+        step: a `_CellStep`.
+        packed: `(steps, batch, parts)`, every step's [x·W + b | probes | mask].
+        initial_states: the states before step 0, as `step` takes them.
+        weights: the recurrent weights `step` takes.
+    """
+    state_count = len(initial_states)
+    state_slots = step.state_slots
+
+    @tf.custom_gradient
+    def recurrence(packed, *arguments):
+        initial, weights = list(arguments[:state_count]), list(arguments[state_count:])
+        steps = tf.shape(packed)[0]
+        stacked = _run_steps(step, packed, initial, weights)
+
+        def gradient(upstream):
+            if upstream is None:
+                upstream = tf.zeros_like(stacked)
+            # The states each step started from: the initial ones, then the records'.
+            previous = [
+                tf.concat([state[None], stacked[:-1, :, start:stop]], axis=0)
+                for state, (start, stop) in zip(initial, state_slots)
+            ]
+
+            def back(k, packed_grad_ta, *carried):
+                t = steps - 1 - k
+                packed_t = packed[t]
+                states = [state[t] for state in previous]
+                with tf.GradientTape() as tape:
+                    tape.watch([packed_t, *states, *weights])
+                    record, new_states = step(packed_t, states, weights)
+                # The state gradients carried from step t + 1 land on the new states.
+                grads = tape.gradient(
+                    [record, *new_states],
+                    [packed_t, *states, *weights],
+                    output_gradients=[upstream[t], *carried[:state_count]],
+                    unconnected_gradients=tf.UnconnectedGradients.ZERO,
+                )
+                weight_sums = [
+                    total + grad
+                    for total, grad in zip(carried[state_count:], grads[1 + state_count :])
+                ]
+                return (
+                    k + 1,
+                    packed_grad_ta.write(t, grads[0]),
+                    *grads[1 : 1 + state_count],
+                    *weight_sums,
+                )
+
+            _, packed_grad_ta, *carried = tf.while_loop(
+                lambda k, *_: k < steps,
+                back,
+                (
+                    tf.constant(0),
+                    tf.TensorArray(packed.dtype, size=steps),
+                    *(tf.zeros_like(state) for state in initial),
+                    *(tf.zeros_like(weight) for weight in weights),
+                ),
+            )
+            return [packed_grad_ta.stack(), *carried]
+
+        return stacked, gradient
+
+    return recurrence(packed, *initial_states, *weights)
 
 
 def clear_shared_graphs() -> None:

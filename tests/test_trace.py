@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lstm_explorer import trace as trace_module
 from lstm_explorer.trace import (
     SATURATION_BOUNDS,
     LayerTrace,
@@ -426,6 +427,52 @@ def test_per_step_gradients_equal_finite_differences_in_float64():
             gradient[index] = (up - down) / (2 * epsilon)
         norms = np.sqrt((gradient**2).sum(axis=(1, 2)))
         np.testing.assert_allclose(expected, norms, rtol=1e-6)
+
+
+# The whole matrix, plus padded sequences (masked steps carry states and outputs).
+BACKWARD_CASES = {
+    **CONFIGURATIONS,
+    "lstm masked": dict(make_layer=lstm(), embedding=True, mask_zero=True),
+    "gru masked bidirectional": dict(
+        make_layer=gru(), embedding=True, mask_zero=True, merge_mode="concat"
+    ),
+    "lstm masked zero_output_for_mask": dict(
+        make_layer=lstm(zero_output_for_mask=True), embedding=True, mask_zero=True
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(BACKWARD_CASES))
+def test_the_hand_written_backward_pass_equals_tensorflows_gradient_of_the_loop(
+    name, monkeypatch
+):
+    config = BACKWARD_CASES[name]
+    model, probe = build(**config)
+    embedding = config.get("embedding", False)
+    x, y = probe_batch(embedding)
+    if config.get("mask_zero"):
+        x = masked_ids()
+    if config.get("stateful"):
+        probe(probe_batch(embedding, seed=7)[0])  # a non-zero state to start from
+
+    traced = Tracer(model)(x, y)
+    # The reference: the same forward loop, differentiated by TensorFlow itself.
+    monkeypatch.setattr(trace_module, "_recurrence", trace_module._run_steps)
+    reference = Tracer(model)(x, y, eager=True)
+
+    assert [layer.key for layer in traced.layers] == [layer.key for layer in reference.layers]
+    for layer, expected in zip(traced.layers, reference.layers):
+        np.testing.assert_allclose(layer.grad_h, expected.grad_h, rtol=1e-4, atol=1e-9)
+        if layer.cell == "lstm":
+            np.testing.assert_allclose(layer.grad_c, expected.grad_c, rtol=1e-4, atol=1e-9)
+        assert np.all(layer.grad_h[-1] > 0)
+    assert traced.weight_grad_norms.keys() == reference.weight_grad_norms.keys()
+    for owner, norms in reference.weight_grad_norms.items():
+        for weight, norm in norms.items():
+            np.testing.assert_allclose(
+                traced.weight_grad_norms[owner][weight], norm, rtol=1e-4, atol=1e-9,
+                err_msg=f"{owner}/{weight}",
+            )
 
 
 def test_gradients_vanish_backwards_through_a_long_simple_rnn_with_small_weights():
