@@ -568,13 +568,22 @@ class Tracer:
                         name: np.ascontiguousarray(value.transpose(1, 0, 2), dtype=np.float32)
                         for name, value in values.items()
                     },
-                    grad_h=grads["h"],
-                    grad_c=grads.get("c"),
+                    grad_h=_step_norms(grads["h"]),
+                    grad_c=_step_norms(grads["c"]) if "c" in grads else None,
                 )
             )
         weight_grad_norms: dict[str, dict[str, float]] = {}
-        for (owner, name), norm in zip(self._weight_norm_names(), result["weight_norms"]):
-            weight_grad_norms.setdefault(owner, {})[name] = float(norm)
+        for (owner, name, _variable, blocks), gradient in zip(
+            self._weights, result["weight_grads"]
+        ):
+            squares = np.square(gradient, dtype=np.float64)
+            norms = weight_grad_norms.setdefault(owner, {})
+            norms[name] = float(np.sqrt(squares.sum()))
+            if blocks:
+                # Gate blocks are column blocks of the last axis, in Keras's order.
+                per_block = squares.reshape(-1, len(blocks), squares.shape[-1] // len(blocks))
+                for block, total in zip(blocks, per_block.sum(axis=(0, 2))):
+                    norms[f"{name}/{block}"] = float(np.sqrt(total))
         return Trace(
             inputs=inputs,
             targets=targets,
@@ -597,13 +606,6 @@ class Tracer:
                         f"stateful with batch size {expected}: the probe batch must have "
                         f"{expected} sequences"
                     )
-
-    def _weight_norm_names(self) -> list[tuple[str, str]]:
-        names = []
-        for owner, name, _variable, blocks in self._weights:
-            names.append((owner, name))
-            names.extend((owner, f"{name}/{block}") for block in blocks)
-        return names
 
     def _compute(
         self, inputs: tf.Tensor, targets: tf.Tensor, values: list[tf.Tensor], *,
@@ -633,29 +635,16 @@ class Tracer:
         )
         grads: dict[str, dict[str, tf.Tensor]] = {key: {} for key in probes}
         for (key, name), gradient in zip(probe_list, gradients[: len(probe_list)]):
-            # Probes are time-major (steps, batch, units): reduce over batch and units.
-            gradient = tf.cast(gradient, tf.float64)
-            grads[key][name] = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=[1, 2]))
-        # Squared norms of each weight and of its gate blocks, one square root at the
-        # end: a few ops per weight rather than a slice and a reduction per block (the
-        # graph's size is most of what tracing it costs).
-        squares = []
-        for (_owner, _name, variable, blocks), gradient in zip(
-            self._weights, gradients[len(probe_list) :]
-        ):
-            gradient = tf.square(tf.cast(tf.convert_to_tensor(gradient), tf.float64))
-            if blocks:
-                shape = [-1, len(blocks), int(variable.shape[-1]) // len(blocks)]
-                per_block = tf.reduce_sum(tf.reshape(gradient, shape), axis=[0, 2])
-                squares.append(tf.concat([tf.reduce_sum(per_block, keepdims=True), per_block], 0))
-            else:
-                squares.append(tf.reshape(tf.reduce_sum(gradient), [1]))
+            grads[key][name] = gradient
+        # Norms are taken in NumPy (`_to_trace`): a reduction per weight and gate block
+        # in the graph would make it larger, and a graph's size is most of what
+        # tracing it costs.
         return {
             "loss": tf.cast(loss, tf.float64),
             # Time-major (steps, batch, units); `_to_trace` transposes them in NumPy.
             "values": records,
             "grads": grads,
-            "weight_norms": tf.sqrt(tf.concat(squares, 0)) if squares else tf.zeros([0], tf.float64),
+            "weight_grads": [tf.convert_to_tensor(grad) for grad in gradients[len(probe_list) :]],
         }
 
     def _forward(self, inputs, tape, probes, records):
@@ -677,6 +666,11 @@ class Tracer:
                 x = layer(x, training=False)
                 mask = layer.compute_mask(previous, mask) if layer.supports_masking else None
         return x, mask
+
+
+def _step_norms(gradient: np.ndarray) -> np.ndarray:
+    """L2 norms over batch and units of a time-major `(steps, batch, units)` gradient."""
+    return np.sqrt(np.square(gradient, dtype=np.float64).sum(axis=(1, 2)))
 
 
 def _first_leaf(structure: Any) -> Any:
@@ -942,6 +936,13 @@ class _CellStep:
         self.activation = cell.activation if cell.activation is not None else tf.identity
         self.recurrent_activation = getattr(cell, "recurrent_activation", None)
         self.zero_output_for_mask = bool(getattr(layer, "zero_output_for_mask", False))
+        # The Keras defaults, whose backward pass `_lstm_backward` writes out by hand.
+        self.standard_lstm = (
+            kind == "lstm"
+            and not masked
+            and self.activation is keras.activations.tanh
+            and self.recurrent_activation is keras.activations.sigmoid
+        )
         units = cell.units
         projection_blocks = max(len(GATES[kind]), 1)  # SimpleRNN: one block, no gates
         state_count = 2 if kind == "lstm" else 1
@@ -1038,11 +1039,11 @@ def _run_steps(step, packed, initial_states, weights):
 def _recurrence(step, packed, initial_states, weights):
     """Run `step` over time: the stacked records `(steps, batch, width)`.
 
-    Differentiable with a backward pass of its own: a reverse loop whose body recomputes
-    one step and takes that step's vector-Jacobian product with a tape of its own. The
-    gradient TensorFlow would build through the forward `tf.while_loop` is the same
-    number, but building it is most of what tracing the replay's graph costs (the
-    first training of an architecture pays for it); one step's gradient is small.
+    In a graph it is differentiable with a backward pass of its own, a reverse loop over
+    the steps (`_lstm_backward`, `_stepwise_backward`). TensorFlow's gradient of the
+    forward `tf.while_loop` gives the same numbers, but building it was most of what
+    tracing the replay's graph cost, and the first training of an architecture pays
+    for that tracing.
 
     Args:
         step: a `_CellStep`.
@@ -1050,64 +1051,137 @@ def _recurrence(step, packed, initial_states, weights):
         initial_states: the states before step 0, as `step` takes them.
         weights: the recurrent weights `step` takes.
     """
+    if tf.executing_eagerly():
+        # Op by op, the tape through the loop costs only its ops, less than a Python
+        # tape per step; only a graph pays for building the loop's gradient.
+        return _run_steps(step, packed, initial_states, weights)
     state_count = len(initial_states)
-    state_slots = step.state_slots
+    backward = _lstm_backward if step.standard_lstm else _stepwise_backward
 
     @tf.custom_gradient
     def recurrence(packed, *arguments):
         initial, weights = list(arguments[:state_count]), list(arguments[state_count:])
-        steps = tf.shape(packed)[0]
         stacked = _run_steps(step, packed, initial, weights)
 
         def gradient(upstream):
             if upstream is None:
                 upstream = tf.zeros_like(stacked)
-            # The states each step started from: the initial ones, then the records'.
-            previous = [
-                tf.concat([state[None], stacked[:-1, :, start:stop]], axis=0)
-                for state, (start, stop) in zip(initial, state_slots)
-            ]
-
-            def back(k, packed_grad_ta, *carried):
-                t = steps - 1 - k
-                packed_t = packed[t]
-                states = [state[t] for state in previous]
-                with tf.GradientTape() as tape:
-                    tape.watch([packed_t, *states, *weights])
-                    record, new_states = step(packed_t, states, weights)
-                # The state gradients carried from step t + 1 land on the new states.
-                grads = tape.gradient(
-                    [record, *new_states],
-                    [packed_t, *states, *weights],
-                    output_gradients=[upstream[t], *carried[:state_count]],
-                    unconnected_gradients=tf.UnconnectedGradients.ZERO,
-                )
-                weight_sums = [
-                    total + grad
-                    for total, grad in zip(carried[state_count:], grads[1 + state_count :])
-                ]
-                return (
-                    k + 1,
-                    packed_grad_ta.write(t, grads[0]),
-                    *grads[1 : 1 + state_count],
-                    *weight_sums,
-                )
-
-            _, packed_grad_ta, *carried = tf.while_loop(
-                lambda k, *_: k < steps,
-                back,
-                (
-                    tf.constant(0),
-                    tf.TensorArray(packed.dtype, size=steps),
-                    *(tf.zeros_like(state) for state in initial),
-                    *(tf.zeros_like(weight) for weight in weights),
-                ),
-            )
-            return [packed_grad_ta.stack(), *carried]
+            return backward(step, packed, initial, weights, stacked, upstream)
 
         return stacked, gradient
 
     return recurrence(packed, *initial_states, *weights)
+
+
+def _previous_states(step, initial, stacked):
+    """The states every step started from: the initial ones, then the records'."""
+    return [
+        tf.concat([state[None], stacked[:-1, :, start:stop]], axis=0)
+        for state, (start, stop) in zip(initial, step.state_slots)
+    ]
+
+
+def _stepwise_backward(step, packed, initial, weights, stacked, upstream):
+    """Gradients of `_run_steps` for any cell: one step's vector-Jacobian product at a time.
+
+    The reverse loop's body recomputes step t from the recorded states and takes its
+    gradient with a tape of its own, carrying the state gradients back to step t - 1 and
+    summing the weights' gradients.
+
+    Returns:
+        The gradients of `packed`, of each initial state and of each weight.
+    """
+    state_count = len(initial)
+    previous = _previous_states(step, initial, stacked)
+
+    def body(k, packed_grad_ta, *carried):
+        t = tf.shape(packed)[0] - 1 - k
+        packed_t = packed[t]
+        states = [state[t] for state in previous]
+        with tf.GradientTape() as tape:
+            tape.watch([packed_t, *states, *weights])
+            record, new_states = step(packed_t, states, weights)
+        # The state gradients carried from step t + 1 land on the new states.
+        grads = tape.gradient(
+            [record, *new_states],
+            [packed_t, *states, *weights],
+            output_gradients=[upstream[t], *carried[:state_count]],
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        weight_sums = [
+            total + grad for total, grad in zip(carried[state_count:], grads[1 + state_count :])
+        ]
+        return (k + 1, packed_grad_ta.write(t, grads[0]), *grads[1 : 1 + state_count],
+                *weight_sums)
+
+    _, packed_grad_ta, *carried = tf.while_loop(
+        lambda k, *_: k < tf.shape(packed)[0],
+        body,
+        (
+            tf.constant(0),
+            tf.TensorArray(packed.dtype, size=tf.shape(packed)[0]),
+            *(tf.zeros_like(state) for state in initial),
+            *(tf.zeros_like(weight) for weight in weights),
+        ),
+    )
+    return [packed_grad_ta.stack(), *carried]
+
+
+def _lstm_backward(step, packed, initial, weights, stacked, upstream):
+    """Gradients of `_run_steps` for an unmasked LSTM with tanh and sigmoid, by hand.
+
+    The same numbers as `_stepwise_backward`, from the recorded gates instead of a
+    recomputed step, in a third of the loop body's ops; the recurrent kernel's gradient
+    is one product over all steps after the loop.
+
+    Returns:
+        The gradients of `packed`, of the initial h and c and of the recurrent kernel.
+    """
+    (recurrent_kernel,) = weights
+    h_previous, c_previous = _previous_states(step, initial, stacked)
+
+    def body(k, packed_grad_ta, h_grad, c_grad):
+        t = tf.shape(packed)[0] - 1 - k
+        # Records and their gradients are [h | c | i | f | g | o]; the carried
+        # gradients are those of h_t and c_t through step t + 1.
+        _, c, i, f, g, o = tf.split(stacked[t], 6, axis=1)
+        up_h, up_c, up_i, up_f, up_g, up_o = tf.split(upstream[t], 6, axis=1)
+        h_grad = h_grad + up_h
+        tanh_c = tf.tanh(c)
+        c_grad = c_grad + up_c + tf.raw_ops.TanhGrad(y=tanh_c, dy=h_grad * o)
+        z_grad = tf.concat(
+            [
+                tf.raw_ops.SigmoidGrad(y=i, dy=c_grad * g + up_i),
+                tf.raw_ops.SigmoidGrad(y=f, dy=c_grad * c_previous[t] + up_f),
+                tf.raw_ops.TanhGrad(y=g, dy=c_grad * i + up_g),
+                tf.raw_ops.SigmoidGrad(y=o, dy=h_grad * tanh_c + up_o),
+            ],
+            axis=1,
+        )
+        # d(x·W + b) is dz; the probes on h_t and c_t get the total dL/dh_t, dL/dc_t.
+        packed_grad_ta = packed_grad_ta.write(t, tf.concat([z_grad, h_grad, c_grad], axis=1))
+        h_grad = tf.matmul(z_grad, recurrent_kernel, transpose_b=True)
+        return k + 1, packed_grad_ta, h_grad, c_grad * f
+
+    _, packed_grad_ta, h_grad, c_grad = tf.while_loop(
+        lambda k, *_: k < tf.shape(packed)[0],
+        body,
+        (
+            tf.constant(0),
+            tf.TensorArray(packed.dtype, size=tf.shape(packed)[0]),
+            tf.zeros_like(initial[0]),
+            tf.zeros_like(initial[1]),
+        ),
+    )
+    packed_grad = packed_grad_ta.stack()
+    units = recurrent_kernel.shape[0]
+    # dR = sum over steps and batch of h_{t-1}^T dz_t: one product of (steps·batch) rows.
+    recurrent_grad = tf.matmul(
+        tf.reshape(h_previous, [-1, units]),
+        tf.reshape(packed_grad[..., : 4 * units], [-1, 4 * units]),
+        transpose_a=True,
+    )
+    return [packed_grad, h_grad, c_grad, recurrent_grad]
 
 
 def clear_shared_graphs() -> None:

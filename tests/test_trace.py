@@ -475,6 +475,50 @@ def test_the_hand_written_backward_pass_equals_tensorflows_gradient_of_the_loop(
             )
 
 
+@pytest.mark.parametrize(
+    "make_layer, masked",
+    [
+        (lstm(), False),  # the backward pass written out by hand
+        (lstm(activation="relu"), False),  # one step's tape at a time, as for all others
+        (lstm(), True),
+        (gru(reset_after=True), True),
+        (simple_rnn(), False),
+    ],
+    ids=["lstm", "lstm relu", "lstm masked", "gru masked", "simple_rnn"],
+)
+def test_the_recurrence_gradient_is_the_whole_vector_jacobian_product(make_layer, masked):
+    # Through the tracer only h and c reach the loss; here every record does, gates too.
+    layer = make_layer()
+    layer.build((BATCH, STEPS, FEATURES))
+    kind = {keras.layers.LSTM: "lstm", keras.layers.GRU: "gru"}.get(type(layer), "simple_rnn")
+    step = trace_module._CellStep(layer, kind, masked, has_recurrent_bias=kind == "gru")
+    rng = np.random.default_rng(4)
+    packed = rng.normal(size=(STEPS, BATCH, sum(step.part_sizes))).astype("float32")
+    if masked:
+        packed[..., -1] = rng.integers(0, 2, size=(STEPS, BATCH))
+    initial = [rng.normal(size=(BATCH, 4)).astype("float32") for _ in step.state_slots]
+    weights = [layer.cell.recurrent_kernel.numpy()]
+    if kind == "gru":
+        weights.append(layer.cell.bias.numpy()[1])
+    width = 4 * (len(step.state_slots) + len(trace_module.GATES[kind]))  # [h | c | gates | out]
+    record_weights = tf.constant(rng.normal(size=(STEPS, BATCH, width)), tf.float32)
+
+    def gradients(recurrence):
+        @tf.function(autograph=False)
+        def compute(packed, initial, weights):
+            with tf.GradientTape() as tape:
+                tape.watch([packed, *initial, *weights])
+                records = recurrence(step, packed, initial, weights)
+                loss = tf.reduce_sum(tf.sin(records) * record_weights)
+            return tape.gradient(loss, [packed, *initial, *weights])
+
+        return [np.asarray(grad) for grad in compute(packed, initial, weights)]
+
+    expected = gradients(trace_module._run_steps)
+    for got, want in zip(gradients(trace_module._recurrence), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
 def test_gradients_vanish_backwards_through_a_long_simple_rnn_with_small_weights():
     steps = 20  # 0.1 ** 19 still fits float32; much longer underflows to 0
     inputs = keras.Input(shape=(steps, 1))
