@@ -12,7 +12,10 @@ fused cuDNN kernel and the cell's `call` never executes.
 The replay and its gradients are one traced graph that takes the weights as arguments,
 traced once per architecture and probe shape and shared by every `Tracer` in the
 process; each call passes the model's current weights (and, for stateful layers, the
-current states, which it never modifies).
+current states, which it never modifies). In that graph each recurrent layer's gradient
+is a reverse loop of our own rather than TensorFlow's gradient of the forward loop,
+which for an LSTM takes about twice as long to trace and run for the first time (see
+`_recurrence`): the first training of an architecture pays for that.
 
 Example:
 
@@ -412,7 +415,7 @@ class Tracer:
             eager: run the replay op by op instead of through the traced graph. The
                 result is the same (to float rounding); for one call on a model whose
                 graph is not `ready`, eager is quicker than tracing the graph (about
-                a third of the time for a small LSTM), for later calls much slower.
+                half the time for a small LSTM), for later calls much slower.
                 Default: `False`.
 
         Returns:

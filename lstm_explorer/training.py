@@ -295,12 +295,12 @@ def warm_up(config: ExperimentConfig) -> None:
     """Trace the probe batch's graph for a config's architecture before anyone trains it.
 
     The first training of an architecture in a process traces the tracer's graph (about
-    0.3 s for the default preset, alongside its first epoch) and takes its untrained
+    0.2 s for the default preset, alongside its first epoch) and takes its untrained
     picture op by op; every later training of the same architecture, whatever its seed
     or initializers, reuses the graph (see `trace.Tracer`).
     The app calls this for the default preset once its first page has run, so the
     trainings most people begin with are instrumented at the cost of a warm graph:
-    about 10 ms per epoch. The model built here is dropped; only the graph is kept.
+    about 5 ms per epoch. The model built here is dropped; only the graph is kept.
 
     Args:
         config: the experiment whose architecture and probe-batch shape to prepare.
