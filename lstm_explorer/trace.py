@@ -1135,7 +1135,11 @@ def _lstm_backward(step, packed, initial, weights, stacked, upstream):
 
     The same numbers as `_stepwise_backward`, from the recorded gates instead of a
     recomputed step, in a third of the loop body's ops; the recurrent kernel's gradient
-    is one product over all steps after the loop.
+    is one product over all steps after the loop. With z = x·W + b + h_{t-1}·R split
+    into (z_i, z_f, z_c, z_o), c_t = f·c_{t-1} + i·g and h_t = o·tanh(c_t):
+    dL/dc_t = (from step t + 1) + dL/dh_t·o·tanh'(c_t), then dz_i = dL/dc_t·g·σ'(z_i),
+    dz_f = dL/dc_t·c_{t-1}·σ'(z_f), dz_c = dL/dc_t·i·tanh'(z_c), dz_o =
+    dL/dh_t·tanh(c_t)·σ'(z_o), and back to step t - 1: dz·Rᵀ for h, dL/dc_t·f for c.
 
     Returns:
         The gradients of `packed`, of the initial h and c and of the recurrent kernel.
@@ -1145,19 +1149,20 @@ def _lstm_backward(step, packed, initial, weights, stacked, upstream):
 
     def body(k, packed_grad_ta, h_grad, c_grad):
         t = tf.shape(packed)[0] - 1 - k
-        # Records and their gradients are [h | c | i | f | g | o]; the carried
-        # gradients are those of h_t and c_t through step t + 1.
+        # Records and their gradients from outside the loop (`from_*`) are
+        # [h | c | i | f | g | o]; the carried gradients are those of h_t and c_t
+        # through step t + 1.
         _, c, i, f, g, o = tf.split(stacked[t], 6, axis=1)
-        up_h, up_c, up_i, up_f, up_g, up_o = tf.split(upstream[t], 6, axis=1)
-        h_grad = h_grad + up_h
+        from_h, from_c, from_i, from_f, from_g, from_o = tf.split(upstream[t], 6, axis=1)
+        h_grad = h_grad + from_h
         tanh_c = tf.tanh(c)
-        c_grad = c_grad + up_c + tf.raw_ops.TanhGrad(y=tanh_c, dy=h_grad * o)
+        c_grad = c_grad + from_c + tf.raw_ops.TanhGrad(y=tanh_c, dy=h_grad * o)
         z_grad = tf.concat(
             [
-                tf.raw_ops.SigmoidGrad(y=i, dy=c_grad * g + up_i),
-                tf.raw_ops.SigmoidGrad(y=f, dy=c_grad * c_previous[t] + up_f),
-                tf.raw_ops.TanhGrad(y=g, dy=c_grad * i + up_g),
-                tf.raw_ops.SigmoidGrad(y=o, dy=h_grad * tanh_c + up_o),
+                tf.raw_ops.SigmoidGrad(y=i, dy=c_grad * g + from_i),
+                tf.raw_ops.SigmoidGrad(y=f, dy=c_grad * c_previous[t] + from_f),
+                tf.raw_ops.TanhGrad(y=g, dy=c_grad * i + from_g),
+                tf.raw_ops.SigmoidGrad(y=o, dy=h_grad * tanh_c + from_o),
             ],
             axis=1,
         )
