@@ -59,6 +59,7 @@ __all__ = [
     "MAX_SHARED_GRAPHS",
     "SATURATION_BOUNDS",
     "LayerTrace",
+    "Snapshot",
     "Trace",
     "Tracer",
     "clear_shared_graphs",
@@ -334,6 +335,14 @@ def _saturation(layer: LayerTrace) -> dict[str, float]:
     return result
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """The replay's variables and their values at one moment (`Tracer.snapshot`)."""
+
+    variables: list[Any]
+    values: list[tf.Tensor]
+
+
 @dataclass
 class _Direction:
     """One direction of one recurrent layer, as the replay sees it."""
@@ -405,7 +414,8 @@ class Tracer:
         self._own_graphs_lock = threading.Lock()
         self.trace_count = 0
 
-    def __call__(self, inputs: Any, targets: Any, *, eager: bool = False) -> Trace:
+    def __call__(self, inputs: Any, targets: Any, *, eager: bool = False,
+                 snapshot: Snapshot | None = None) -> Trace:
         """Trace one probe batch.
 
         Args:
@@ -417,13 +427,18 @@ class Tracer:
                 graph is not `ready`, eager is quicker than tracing the graph (about
                 half the time for a small LSTM), for later calls much slower.
                 Default: `False`.
+            snapshot: trace the weights (and states) `snapshot()` read, not the
+                current ones: a trainer traces an epoch's end while the next epoch
+                trains. Default: `None`.
 
         Returns:
             A `Trace`.
         """
         inputs, targets, variables = self._probe_arguments(inputs, targets)
         input_tensor, target_tensor = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
-        values = [tf.convert_to_tensor(variable) for variable in variables]
+        if snapshot is None:
+            snapshot = self.snapshot()
+        variables, values = snapshot.variables, snapshot.values
         if eager:
             result = self._compute(input_tensor, target_tensor, values, variables=variables)
         else:
@@ -431,6 +446,29 @@ class Tracer:
                 input_tensor, target_tensor, values
             )
         return self._to_trace(inputs, targets, result)
+
+    def snapshot(self) -> Snapshot:
+        """The values of every variable the replay reads, as they are now.
+
+        Cheap (no copy until the variables are next updated: TensorFlow copies on
+        write), and unaffected by later training steps.
+
+        Example:
+
+        >>> inputs = keras.Input(shape=(4, 1))
+        >>> model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.LSTM(2)(inputs)))
+        >>> model.compile(loss="mse")
+        >>> tracer, probe = Tracer(model), (np.ones((3, 4, 1)), np.zeros((3, 1)))
+        >>> h_before = tracer(*probe).layers[0].values["h"]  # (3, 4, 2)
+        >>> snapshot = tracer.snapshot()
+        >>> _ = model.layers[1].cell.kernel.assign(np.ones((1, 8)))  # training moves on
+        >>> np.array_equal(tracer(*probe, snapshot=snapshot).layers[0].values["h"], h_before)
+        True
+        >>> np.array_equal(tracer(*probe).layers[0].values["h"], h_before)
+        False
+        """
+        variables = _replay_variables(self.model, self._directions)
+        return Snapshot(variables, [tf.convert_to_tensor(variable) for variable in variables])
 
     def build(self, inputs: Any, targets: Any) -> None:
         """Trace the graph for this probe batch's shapes and run it once, for later calls.

@@ -29,6 +29,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,9 +274,11 @@ class Trainer:
         try:
             model.fit(dataset, validation_data=validation, epochs=self.epochs, verbose=0,
                       shuffle=False, callbacks=[callback])
-        finally:
-            # The builder holds the model; a finished training must not.
-            callback.join_graph_builder()
+        except BaseException:
+            callback.finish_tracing(raise_errors=False)  # the fit's own error comes first
+            raise
+        # Every epoch's trace and event, before the training's end is told.
+        callback.finish_tracing(raise_errors=True)
         # The traced step functions hold their graphs (about 10 MB for a small LSTM); a
         # finished run keeps only the weights, so let them go, as `compile` does (Keras
         # traces them again if the model is ever trained or evaluated again).
@@ -379,17 +382,21 @@ class _EventCallback(keras.callbacks.Callback):
         self.epoch = 0
         self.stateful = any(layer["stateful"]
                             for layer in trainer.config.model["layers"])
-        self.graph_builder: threading.Thread | None = None
+        # The probe batch is traced on a thread of its own, from the weights as they
+        # were at the epoch's end, while the next epoch trains; the events go through
+        # that thread too, so that they keep their order.
+        self.tracing: ThreadPoolExecutor | None = None
+        self.pending: list[Future] = []
 
-    def start_graph_builder(self) -> None:
-        """Trace the tracer's graph on a thread of its own, if it is not at hand yet.
+    def build_graph_in_background(self) -> None:
+        """Trace the tracer's graph on the tracing thread, if it is not at hand yet.
 
-        Started once the first batch has trained: by then fit has traced its own step
+        Asked once the first batch has trained: by then fit has traced its own step
         function (Python, like this tracing: no gain in overlapping the two), and the
         rest of the epoch runs mostly in TensorFlow's kernels, which leave Python free.
-        The first epoch end waits for the graph if it is not ready yet.
+        The first epoch end's trace waits for the graph; the training does not.
         """
-        if self.tracer is None or self.tracer.ready(self.probe_x, self.probe_y):
+        if self.tracing is None or self.tracer.ready(self.probe_x, self.probe_y):
             return
         timeline.mark("graph build started")
 
@@ -402,14 +409,29 @@ class _EventCallback(keras.callbacks.Callback):
                 return
             timeline.mark("graph built")
 
-        self.graph_builder = threading.Thread(target=build, name="tracer graph builder",
-                                              daemon=True)
-        self.graph_builder.start()
+        self.pending.append(self.tracing.submit(build))
 
-    def join_graph_builder(self) -> None:
-        if self.graph_builder is not None:
-            self.graph_builder.join()
-            self.graph_builder = None
+    def emit(self, function, *arguments) -> None:
+        """Call `function(*arguments)` after everything already asked of the tracing
+        thread (at once when nothing is traced), raising what an earlier call raised."""
+        if self.tracing is None:
+            function(*arguments)
+            return
+        for future in [future for future in self.pending if future.done()]:
+            self.pending.remove(future)
+            future.result()
+        self.pending.append(self.tracing.submit(function, *arguments))
+
+    def finish_tracing(self, *, raise_errors: bool) -> None:
+        """Wait for the tracing thread's work and let the thread go."""
+        if self.tracing is None:
+            return
+        self.tracing.shutdown(wait=True)
+        self.tracing = None
+        pending, self.pending = self.pending, []
+        if raise_errors:
+            for future in pending:
+                future.result()
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -427,6 +449,8 @@ class _EventCallback(keras.callbacks.Callback):
         self.started = time.perf_counter()
         timeline.mark("fit set up")
         self.tracer = self.trainer.tracer  # built, and the initial trace sent, by prepare
+        if self.tracer is not None:
+            self.tracing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer")
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
@@ -443,7 +467,7 @@ class _EventCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if batch == 0 and self.epoch == 1:
             timeline.mark("first batch")
-            self.start_graph_builder()
+            self.build_graph_in_background()
         loss = _float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
             self.status = "diverged"
@@ -463,9 +487,10 @@ class _EventCallback(keras.callbacks.Callback):
             done = (self.epoch - 1) * self.batches + number
             total = self.trainer.epochs * self.batches
             remaining = elapsed / done * (total - done) if done else None
-            self.trainer.on_event(Event(PROGRESS, epoch=self.epoch, epochs=self.trainer.epochs,
-                                        batch=number, batches=self.batches, loss=loss,
-                                        elapsed=elapsed, remaining=remaining))
+            self.emit(self.trainer.on_event,
+                      Event(PROGRESS, epoch=self.epoch, epochs=self.trainer.epochs,
+                            batch=number, batches=self.batches, loss=loss, elapsed=elapsed,
+                            remaining=remaining))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -474,16 +499,22 @@ class _EventCallback(keras.callbacks.Callback):
             row[key] = _float(value)
         row.setdefault("val_loss", None)
         row["seconds"] = time.perf_counter() - self.epoch_started
-        trace = None
+        snapshot = None
         if self.tracer is not None and self.status != "diverged":
-            trace = self.tracer(self.probe_x, self.probe_y)
-            row["probe"] = trace.summary()
-            self.traces.append(trace)
+            snapshot = self.tracer.snapshot()
         if self.status == "diverged":
             row["loss"] = math.nan
-        self.rows.append(row)
         elapsed = self.elapsed()
         remaining = elapsed / (epoch + 1) * (self.trainer.epochs - epoch - 1)
+        self.emit(self.end_epoch, epoch, row, snapshot, elapsed, remaining)
+
+    def end_epoch(self, epoch, row, snapshot, elapsed, remaining) -> None:
+        trace = None
+        if snapshot is not None:
+            trace = self.tracer(self.probe_x, self.probe_y, snapshot=snapshot)
+            row["probe"] = trace.summary()
+            self.traces.append(trace)
+        self.rows.append(row)
         self.trainer.on_event(Event(EPOCH, epoch=epoch + 1, epochs=self.trainer.epochs,
                                     batches=self.batches, loss=row.get("loss"),
                                     elapsed=elapsed, remaining=remaining, row=row,

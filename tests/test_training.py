@@ -2,6 +2,7 @@
 
 import math
 import threading
+import time
 
 import keras
 import numpy as np
@@ -101,12 +102,12 @@ def test_the_first_training_of_an_architecture_traces_its_graph_once_while_the_f
 
     monkeypatch.setattr(trace.Tracer, "build", recorded_build)
     result = trainer.run()
-    # Once, on a thread of its own, after the first update: fit's own step function is
+    # Once, on the tracing thread, after the first update: fit's own step function is
     # traced by then.
-    assert [name for name, _ in builds] == ["tracer graph builder"]
+    assert [name.startswith("tracer") for name, _ in builds] == [True]
     assert builds[0][1] >= 1
     assert trainer.tracer.trace_count == 1
-    assert "tracer graph builder" not in {thread.name for thread in threading.enumerate()}
+    assert not any(thread.name.startswith("tracer") for thread in threading.enumerate())
     # The epoch ends' traces through the graph equal op-by-op traces of the same weights,
     # and the op-by-op untrained trace equals the graph's.
     expected = trace.Tracer(result.model)(*probe, eager=True)
@@ -118,6 +119,69 @@ def test_the_first_training_of_an_architecture_traces_its_graph_once_while_the_f
                                through_graph.layers[0].values["c"], atol=1e-6)
     np.testing.assert_allclose(trainer.initial_trace.layers[0].grad_c,
                                through_graph.layers[0].grad_c, rtol=1e-5, atol=1e-9)
+
+
+def test_each_epoch_is_traced_from_its_end_weights_while_the_next_epoch_trains(monkeypatch):
+    from lstm_explorer import trace, training
+
+    ends = []
+    on_epoch_end = training._EventCallback.on_epoch_end
+
+    def recorded_end(callback, epoch, logs=None):
+        ends.append(callback.model.get_weights())
+        on_epoch_end(callback, epoch, logs)
+
+    call = trace.Tracer.__call__
+    tracing_threads = []
+
+    def slow_call(tracer, *arguments, **keywords):
+        if keywords.get("snapshot") is not None:
+            tracing_threads.append(threading.current_thread().name)
+            time.sleep(0.3)  # later epochs train meanwhile
+        return call(tracer, *arguments, **keywords)
+
+    monkeypatch.setattr(training._EventCallback, "on_epoch_end", recorded_end)
+    monkeypatch.setattr(trace.Tracer, "__call__", slow_call)
+    events = []
+    trainer = Trainer(tiny(training={"epochs": 3}), on_event=events.append)
+    result = trainer.run()
+
+    assert len(tracing_threads) == 3
+    assert all(name.startswith("tracer") for name in tracing_threads)
+    kinds = [event.kind for event in events]
+    assert kinds[-1] == "finished" and kinds.count("epoch") == 3
+    # Progress, epoch ends and the finish arrive in the order they happened.
+    order = [(event.epoch, event.kind == "epoch") for event in events
+             if event.kind in ("progress", "epoch")]
+    assert order == sorted(order)
+    probe = trainer._probe()
+    epoch_traces = [event.trace for event in events if event.kind == "epoch"]
+    assert epoch_traces == result.traces
+    for weights, traced in zip(ends, epoch_traces, strict=True):
+        result.model.set_weights(weights)
+        expected = trace.Tracer(result.model)(*probe, eager=True)
+        np.testing.assert_allclose(traced.layers[0].values["h"],
+                                   expected.layers[0].values["h"], atol=1e-6)
+        np.testing.assert_allclose(traced.layers[0].grad_h, expected.layers[0].grad_h,
+                                   rtol=1e-5, atol=1e-9)
+
+
+def test_an_error_while_tracing_an_epoch_fails_the_training_with_its_message(monkeypatch):
+    from lstm_explorer import trace
+
+    call = trace.Tracer.__call__
+
+    def failing_call(tracer, *arguments, **keywords):
+        if keywords.get("snapshot") is not None:
+            raise RuntimeError("the probe batch could not be traced")
+        return call(tracer, *arguments, **keywords)
+
+    monkeypatch.setattr(trace.Tracer, "__call__", failing_call)
+    events = []
+    with pytest.raises(RuntimeError, match="the probe batch could not be traced"):
+        Trainer(tiny(training={"epochs": 3}), on_event=events.append).run()
+    assert "epoch" not in [event.kind for event in events]
+    assert not any(thread.name.startswith("tracer") for thread in threading.enumerate())
 
 
 def test_a_training_asked_to_trace_its_graph_before_fit_has_it_before_the_first_update():
