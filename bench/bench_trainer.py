@@ -18,7 +18,7 @@ outside the timing, for every variant alike):
                 server process
 - cold, graph first: the same, but the graph is traced (and run once) before fit and
                 the untrained trace goes through it, as the trainer did before it had
-                a graph-builder thread: what that thread saves
+                a tracing thread: what that thread saves
 - traced warm:  the same once an earlier training of this architecture traced the
                 graph: every later training of the config in the process (a second
                 run, a classroom's thirty students), and in the app every training of
@@ -30,8 +30,8 @@ Everything the Trainer does beyond fit is timed: `prepare` (the tracer, the untr
 trace) as well as `run`. The variants are interleaved over several rounds and each is
 summarised by its median, so that the machine's noise hits them alike; ratios are to
 plain fit. CPU time (this process, all threads) is less disturbed than wall time by
-other processes on a shared machine. For the traced variants the CPU time spent inside
-the tracer is measured on its own too: it is the overhead with the least noise.
+other processes on a shared machine. For the traced variants the CPU time the tracer's
+calling thread spends (the Python side of tracing, see `TimedTracer`) is shown too.
 
     .venv/bin/python bench/bench_trainer.py [--preset default] [--rounds 3] [--variants NAME ...]
 """
@@ -63,24 +63,22 @@ BOUND = 1.10
 class TimedTracer(trace.Tracer):
     """A `Tracer` that adds the CPU time of its calls and builds to `TimedTracer.seconds`.
 
-    A call is timed with the process's CPU clock (the graph runs on TensorFlow's
-    threads), after any build in progress ended: a build runs on the trainer's
-    graph-builder thread alongside fit, and is timed with that thread's own clock (its
-    first run's few milliseconds on TensorFlow's threads are not counted).
+    The trainer calls and builds on its tracing thread while fit goes on, so each is
+    timed with the calling thread's own clock: the Python side of tracing (the graph's
+    building, a call's arguments and results, an op-by-op trace). The graph's kernels
+    run on TensorFlow's threads and are not counted here; they are in each variant's
+    process CPU time.
     """
 
     seconds = 0.0
     _adding = threading.Lock()
-    _building = threading.Lock()
 
     def __call__(self, *arguments, **keywords):
-        with TimedTracer._building:
-            pass
-        with _counted(time.process_time):
+        with _counted(time.thread_time):
             return super().__call__(*arguments, **keywords)
 
     def build(self, *arguments, **keywords):
-        with TimedTracer._building, _counted(time.thread_time):
+        with _counted(time.thread_time):
             return super().build(*arguments, **keywords)
 
 
@@ -232,7 +230,7 @@ def main() -> None:
     print()
     for name, values in tracing.items():
         seconds = statistics.median(values)
-        print(f"{name:>17}: CPU inside the tracer {seconds:.3f} s (median), "
+        print(f"{name:>17}: Python CPU of the tracer's calls and builds {seconds:.3f} s, "
               f"{seconds / cpu_medians['plain']:.1%} of plain fit's CPU; plain + tracer "
               f"= {(cpu_medians['plain'] + seconds) / cpu_medians['plain']:.3f}")
 

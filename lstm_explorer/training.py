@@ -232,7 +232,7 @@ class Trainer:
             graph_in_background: when the tracer's graph for this architecture is not
                 at hand yet, trace it on a thread of its own during the first epoch,
                 the quickest for a training on its own. `False` traces it before fit:
-                for a queue with jobs waiting, whose preparation a builder thread
+                for a queue with jobs waiting, whose preparation the tracing thread
                 would slow down (both need Python's interpreter lock) while the graph
                 serves them too. Default: `True`.
         """
