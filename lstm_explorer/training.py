@@ -229,12 +229,13 @@ class Trainer:
         """Train, emitting events; returns when training finished, stopped or diverged.
 
         Args:
-            graph_in_background: when the tracer's graph for this architecture is not
-                at hand yet, trace it on a thread of its own during the first epoch,
-                the quickest for a training on its own. `False` traces it before fit:
-                for a queue with jobs waiting, whose preparation the tracing thread
-                would slow down (both need Python's interpreter lock) while the graph
-                serves them too. Default: `True`.
+            graph_in_background: trace the probe batch on a thread of its own while
+                the training goes on: the graph of a first training during the first
+                epoch, each epoch's end during the next; the quickest for a training on
+                its own. `False` traces the graph before fit and each epoch end between
+                epochs: for a queue with jobs waiting, whose preparation a tracing
+                thread would slow down (both need Python's interpreter lock).
+                Default: `True`.
         """
         data, model = self.prepare()
         training = self.config.training
@@ -261,7 +262,8 @@ class Trainer:
             if not self.tracer.ready(probe_x, probe_y):
                 self.tracer.build(probe_x, probe_y)
                 timeline.mark("graph built")
-        callback = _EventCallback(self, batches, probe_x, probe_y)
+        callback = _EventCallback(self, batches, probe_x, probe_y,
+                                  in_background=graph_in_background)
         self.on_event(Event(STARTED, epochs=self.epochs, batches=batches,
                             message=" ".join(notes)))
         dataset = _dataset(x_train, y_train, batch_size, shuffle=not stateful,
@@ -366,7 +368,8 @@ def _probe_batch(data, fixed_batch: int | None):
 
 
 class _EventCallback(keras.callbacks.Callback):
-    def __init__(self, trainer: Trainer, batches: int, probe_x, probe_y):
+    def __init__(self, trainer: Trainer, batches: int, probe_x, probe_y, *,
+                 in_background: bool = True):
         super().__init__()
         self.trainer = trainer
         self.batches = batches
@@ -385,6 +388,7 @@ class _EventCallback(keras.callbacks.Callback):
         # The probe batch is traced on a thread of its own, from the weights as they
         # were at the epoch's end, while the next epoch trains; the events go through
         # that thread too, so that they keep their order.
+        self.in_background = in_background
         self.tracing: ThreadPoolExecutor | None = None
         self.pending: list[Future] = []
 
@@ -449,7 +453,7 @@ class _EventCallback(keras.callbacks.Callback):
         self.started = time.perf_counter()
         timeline.mark("fit set up")
         self.tracer = self.trainer.tracer  # built, and the initial trace sent, by prepare
-        if self.tracer is not None:
+        if self.tracer is not None and self.in_background:
             self.tracing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracer")
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -184,20 +184,24 @@ def test_an_error_while_tracing_an_epoch_fails_the_training_with_its_message(mon
     assert not any(thread.name.startswith("tracer") for thread in threading.enumerate())
 
 
-def test_a_training_asked_to_trace_its_graph_before_fit_has_it_before_the_first_update():
+def test_a_training_asked_to_trace_before_fit_traces_on_its_own_thread_between_epochs():
     from lstm_explorer import trace
 
     trace.clear_shared_graphs()
     ready_at_start = []
+    epoch_threads = []
 
     def record(event):
         if event.kind == "started":
             ready_at_start.append(trainer.tracer.ready(*trainer._probe()))
+        if event.kind == "epoch":
+            epoch_threads.append(threading.current_thread())
 
-    trainer = Trainer(tiny(training={"epochs": 1}), on_event=record)
+    trainer = Trainer(tiny(training={"epochs": 2}), on_event=record)
     trainer.run(graph_in_background=False)
     assert ready_at_start == [True]
     assert trainer.tracer.trace_count == 1
+    assert epoch_threads == [threading.current_thread()] * 2
 
 
 def test_a_warmed_up_architecture_trains_without_tracing_its_graph_again():
