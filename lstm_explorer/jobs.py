@@ -233,11 +233,12 @@ class TrainingJob:
                                                               "building the model...")
         if not self._prepare():
             return
-        # Jobs waiting behind this one: their previews come sooner if this job's graph is
-        # traced before its fit than alongside it (measured with bench/load_test.py).
+        # Jobs waiting behind this one: their previews come sooner if this job traces its
+        # graph before its fit and its epoch ends between epochs, than on a thread beside
+        # the training (measured with bench/load_test.py).
         others_waiting = self.queue is not None and self.queue.waiting > 0
         try:
-            result = self._trainer.run(graph_in_background=not others_waiting)
+            result = self._trainer.run(trace_in_background=not others_waiting)
         except ConfigError as error:
             with self._lock:
                 self._finish_locked(FAILED, str(error))

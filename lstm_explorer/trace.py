@@ -343,6 +343,10 @@ class Snapshot:
     values: list[tf.Tensor]
 
 
+def _read(variables: list[Any]) -> Snapshot:
+    return Snapshot(variables, [tf.convert_to_tensor(variable) for variable in variables])
+
+
 @dataclass
 class _Direction:
     """One direction of one recurrent layer, as the replay sees it."""
@@ -437,7 +441,7 @@ class Tracer:
         inputs, targets, variables = self._probe_arguments(inputs, targets)
         input_tensor, target_tensor = tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets)
         if snapshot is None:
-            snapshot = self.snapshot()
+            snapshot = _read(variables)
         variables, values = snapshot.variables, snapshot.values
         if eager:
             result = self._compute(input_tensor, target_tensor, values, variables=variables)
@@ -467,8 +471,7 @@ class Tracer:
         >>> np.array_equal(tracer(*probe).layers[0].values["h"], h_before)
         False
         """
-        variables = _replay_variables(self.model, self._directions)
-        return Snapshot(variables, [tf.convert_to_tensor(variable) for variable in variables])
+        return _read(_replay_variables(self.model, self._directions))
 
     def build(self, inputs: Any, targets: Any) -> None:
         """Trace the graph for this probe batch's shapes and run it once, for later calls.
@@ -949,9 +952,8 @@ def _replay_direction(direction, x, mask, tape, probes, records):
     # Keras starts the "previous output" of a masked first step at zeros, not at h0.
     initial_states = [*initial, *((tf.zeros_like(h0),) if masked else ())]
     weights = [recurrent_kernel, *((recurrent_bias,) if recurrent_bias is not None else ())]
-    record_names = (*state_names, *GATES[kind], *(("out",) if masked else ()))
     stacked = _recurrence(step, tf.concat(packed_inputs, axis=-1), initial_states, weights)
-    stacked = dict(zip(record_names, tf.split(stacked, len(record_names), axis=-1)))
+    stacked = dict(zip(step.record_names, tf.split(stacked, len(step.record_names), axis=-1)))
     records[direction.key] = {name: stacked[name] for name in (*state_names, *GATES[kind])}
     sequence = tf.transpose(stacked["out" if masked else "h"], [1, 0, 2])
     final_states = [stacked[name][-1] for name in state_names]
@@ -985,16 +987,19 @@ class _CellStep:
             and self.recurrent_activation is keras.activations.sigmoid
         )
         units = cell.units
+        state_names = ("h", "c") if kind == "lstm" else ("h",)
         projection_blocks = max(len(GATES[kind]), 1)  # SimpleRNN: one block, no gates
-        state_count = 2 if kind == "lstm" else 1
-        self.part_sizes = [projection_blocks * units, *[units] * state_count]
+        self.part_sizes = [projection_blocks * units, *[units] * len(state_names)]
         self.part_sizes += [1] if masked else []
-        # Where each state sits in a record [h | c | gates | output], `units` wide each:
-        # the backward pass reads the state every step started from out of the records.
-        record_width = (state_count + len(GATES[kind]) + int(masked)) * units
-        self.state_slots = [(k * units, (k + 1) * units) for k in range(state_count)]
-        if masked:
-            self.state_slots.append((record_width - units, record_width))
+        #: What a record holds, `units` wide each.
+        self.record_names = (*state_names, *GATES[kind], *(("out",) if masked else ()))
+        # Where each state sits in a record: the backward pass reads the state every
+        # step started from out of the records.
+        self.state_slots = [
+            (position * units, (position + 1) * units)
+            for position, name in enumerate(self.record_names)
+            if name in (*state_names, "out")
+        ]
 
     def __call__(self, packed_t, states, weights):
         units, recurrent_kernel = self.units, weights[0]

@@ -225,11 +225,11 @@ class Trainer:
             return max(1, samples // batch_size)
         return max(1, math.ceil(samples / batch_size))
 
-    def run(self, *, graph_in_background: bool = True) -> TrainingResult:
+    def run(self, *, trace_in_background: bool = True) -> TrainingResult:
         """Train, emitting events; returns when training finished, stopped or diverged.
 
         Args:
-            graph_in_background: trace the probe batch on a thread of its own while
+            trace_in_background: trace the probe batch on a thread of its own while
                 the training goes on: the graph of a first training during the first
                 epoch, each epoch's end during the next; the quickest for a training on
                 its own. `False` traces the graph before fit and each epoch end between
@@ -258,12 +258,12 @@ class Trainer:
             validation = tasks.arrange_for_state(*validation, batch_size)
         probe_x, probe_y = self._probe()
         batches = self._batches()
-        if self.tracer is not None and not graph_in_background:
+        if self.tracer is not None and not trace_in_background:
             if not self.tracer.ready(probe_x, probe_y):
                 self.tracer.build(probe_x, probe_y)
                 timeline.mark("graph built")
         callback = _EventCallback(self, batches, probe_x, probe_y,
-                                  in_background=graph_in_background)
+                                  in_background=trace_in_background)
         self.on_event(Event(STARTED, epochs=self.epochs, batches=batches,
                             message=" ".join(notes)))
         dataset = _dataset(x_train, y_train, batch_size, shuffle=not stateful,

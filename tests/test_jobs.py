@@ -102,7 +102,7 @@ def test_a_job_that_others_wait_behind_traces_its_graph_before_its_fit(monkeypat
     run = training.Trainer.run
 
     def recorded_run(trainer, **arguments):
-        backgrounds[trainer.config.training["seed"]] = arguments["graph_in_background"]
+        backgrounds[trainer.config.training["seed"]] = arguments["trace_in_background"]
         return run(trainer, **arguments)
 
     monkeypatch.setattr(training.Trainer, "run", recorded_run)

@@ -198,7 +198,7 @@ def test_a_training_asked_to_trace_before_fit_traces_on_its_own_thread_between_e
             epoch_threads.append(threading.current_thread())
 
     trainer = Trainer(tiny(training={"epochs": 2}), on_event=record)
-    trainer.run(graph_in_background=False)
+    trainer.run(trace_in_background=False)
     assert ready_at_start == [True]
     assert trainer.tracer.trace_count == 1
     assert epoch_threads == [threading.current_thread()] * 2
