@@ -276,6 +276,9 @@ def keras_call(kind: str, value: Any, seed: int | None = None) -> KerasCall | No
 
     Only classes in the `params.CATALOGS` allow-list are ever named; the class is
     looked up by name on the Keras module, never imported from a path in the value.
+    A plain name means the class with the catalog's defaults, written out, as the dict
+    form filled with them does: Keras's own defaults can differ (`L1L2()` penalises
+    nothing, the catalog's `l1l2` is 0.01 each).
 
     Args:
         kind: `"initializer"`, `"regularizer"` or `"constraint"`.
@@ -285,7 +288,8 @@ def keras_call(kind: str, value: Any, seed: int | None = None) -> KerasCall | No
     if value is None:
         return None
     if isinstance(value, str):
-        spec, arguments = params.identifier_class(kind, value), {}
+        spec = params.identifier_class(kind, value)
+        arguments = {} if spec is None else spec.defaults()
     else:
         spec, arguments = params.identifier_class(kind, value["class_name"]), dict(
             value.get("config") or {})

@@ -221,11 +221,18 @@ REGULARIZERS: dict[str, KerasClass] = {
         KerasClass("L2", "l2", "Adds l2 · sum(w²) to the loss: keeps weights small.",
                    args=(_arg("l2", FLOAT, 0.01, "Strength.", minimum=0.0, maximum=10.0,
                               log=True),)),
-        KerasClass("L1L2", "l1l2", "Both penalties at once.",
-                   args=(_arg("l1", FLOAT, 0.0, "L1 strength.", minimum=0.0, maximum=10.0,
-                              log=True),
-                         _arg("l2", FLOAT, 0.0, "L2 strength.", minimum=0.0, maximum=10.0,
-                              log=True))),
+        # Keras's L1L2 class defaults to 0.0 for both (so that L1L2(l2=0.1) adds no L1
+        # penalty), and so does the name "l1l2" in Keras 3: picked as it is, it would
+        # penalise nothing. Keras's docs promise 0.01 each for the name, the strength L1
+        # and L2 start from alone; so the name and the class start from that here.
+        KerasClass("L1L2", "l1l2",
+                   "Both penalties at once. Starts from 0.01 each, as L1 and L2 alone do and "
+                   "as Keras's docs promise for the name; Keras 3's bare L1L2 class "
+                   "defaults to 0 for both, which penalises nothing.",
+                   args=(_arg("l1", FLOAT, 0.01, "L1 strength (0: no L1 penalty).",
+                              minimum=0.0, maximum=10.0, log=True),
+                         _arg("l2", FLOAT, 0.01, "L2 strength (0: no L2 penalty).",
+                              minimum=0.0, maximum=10.0, log=True))),
         KerasClass("OrthogonalRegularizer", "orthogonal_regularizer",
                    "Penalises rows (or columns) that are not orthogonal to each other.",
                    args=(_arg("factor", FLOAT, 0.01, "Strength.", minimum=0.0,

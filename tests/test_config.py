@@ -94,6 +94,15 @@ def test_keras_serialized_identifier_dicts_are_accepted_and_filled_with_defaults
              "registered_name": None}
     config = ExperimentConfig.from_dict({"model": {"layers": [{"bias_regularizer": value}]}})
     assert config.model["layers"][0]["bias_regularizer"] == {
+        "class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.5}}
+
+
+def test_a_regularizer_serialized_by_keras_keeps_its_values_even_where_they_are_zero():
+    import keras
+
+    value = keras.regularizers.serialize(keras.regularizers.L1L2(l2=0.5))
+    config = ExperimentConfig.from_dict({"model": {"layers": [{"bias_regularizer": value}]}})
+    assert config.model["layers"][0]["bias_regularizer"] == {
         "class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.5}}
 
 

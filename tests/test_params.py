@@ -50,6 +50,10 @@ def test_every_offered_activation_exists_in_keras(name):
     assert callable(keras.activations.get(name))
 
 
+# Where Keras's own default would make the class do nothing, the catalog starts elsewhere.
+STARTS_OFF_KERAS_DEFAULT = {("L1L2", "l1"): 0.01, ("L1L2", "l2"): 0.01}
+
+
 @pytest.mark.parametrize("kind,spec", [(kind, spec) for kind, catalog in params.CATALOGS.items()
                                        for spec in catalog.values()],
                          ids=lambda value: getattr(value, "class_name", value))
@@ -60,7 +64,9 @@ def test_catalog_classes_exist_with_the_declared_arguments(kind, spec):
     signature = inspect.signature(cls.__init__)
     for argument in spec.args:
         assert argument.name in signature.parameters, (spec.class_name, argument.name)
-        assert signature.parameters[argument.name].default == argument.default
+        expected = STARTS_OFF_KERAS_DEFAULT.get((spec.class_name, argument.name),
+                                                signature.parameters[argument.name].default)
+        assert argument.default == expected, (spec.class_name, argument.name)
     assert ("seed" in signature.parameters) == spec.seeded
     assert type(model.keras_object(kind, spec.identifier, seed=1)).__name__ == spec.class_name
     if spec.class_name != "Constant":  # keras.initializers.get("constant") fails in Keras 3.15
@@ -71,3 +77,25 @@ def test_get_finds_an_entry_by_dotted_path_and_names_the_section_when_missing():
     assert params.get("training.epochs").default == 10
     with pytest.raises(KeyError, match="training has"):
         params.get("training.epoch")
+
+
+@pytest.mark.parametrize("spec", params.REGULARIZERS.values(), ids=lambda spec: spec.class_name)
+def test_no_regularizer_starts_with_every_strength_at_zero(spec):
+    strengths = {name: value for name, value in spec.defaults().items()
+                 if isinstance(value, float)}
+    assert strengths and any(strengths.values()), (spec.class_name, strengths)
+
+
+@pytest.mark.parametrize("kind,spec", [(kind, spec) for kind, catalog in params.CATALOGS.items()
+                                       for spec in catalog.values()],
+                         ids=lambda value: getattr(value, "class_name", value))
+def test_a_plain_class_name_builds_what_the_dict_with_the_catalog_defaults_builds(kind, spec):
+    from_name = model.keras_object(kind, spec.identifier, seed=1)
+    from_dict = model.keras_object(
+        kind, {"class_name": spec.class_name, "config": spec.defaults()}, seed=1)
+    assert from_name.get_config() == from_dict.get_config()
+
+
+def test_l1l2_by_name_penalises_both_ways_as_keras_documents_for_the_name():
+    penalty = model.keras_object(params.REGULARIZER, "l1l2")
+    assert float(penalty(keras.ops.ones((2, 2)))) == pytest.approx(4 * 0.01 + 4 * 0.01)
