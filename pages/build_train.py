@@ -20,12 +20,10 @@ with settings_column:
     st.markdown("**Settings** · every argument; hover the ? of a setting for its help")
     settings = st.container(height=720, border=False)
     with settings:
-        values = widgets.config_editor(explorer.config)
-    config, error = widgets.apply_values(explorer.config, values)
-    if error is not None:
+        error_placed = widgets.config_editor(explorer)
+    config, error = explorer.config, explorer.draft_error
+    if error is not None and not error_placed:
         st.error(widgets.error_text(error), icon=":material/error:")
-    elif config != explorer.config:
-        explorer.config = config
 
     csv_ready = True
     if config.task["name"] == "csv":
@@ -58,10 +56,14 @@ with settings_column:
                             f"{len(series.values):,} values.")
 
 with model_column:
-    notes = config.notes()
-    if notes:
-        st.info("\n".join(f"- {note}" for note in notes), icon=":material/info:")
-    buildable = panels.summary_panel(config)
+    if error is not None:
+        panels.draft_panel(explorer)
+        buildable = False
+    else:
+        notes = config.notes()
+        if notes:
+            st.info("\n".join(f"- {note}" for note in notes), icon=":material/info:")
+        buildable = panels.summary_panel(explorer)
     over_limits = limits.check(config)
     if over_limits:
         st.error("**Too big for this server.** Lower these settings to train:\n\n"
@@ -88,6 +90,9 @@ with model_column:
     train_column, stop_column, info_column = st.columns([1, 1, 2])
     train_column.button("Train", type="primary", icon=":material/play_arrow:",
                         disabled=not can_train, key="train", width="stretch")
+    if not running and not can_train:
+        info_column.caption(panels.why_not_trainable(
+            error, buildable=buildable, csv_ready=csv_ready, over_limits=bool(over_limits)))
     stop = stop_column.button("Stop", icon=":material/stop:", disabled=not running,
                               key="stop", width="stretch",
                               help="Stops after the current batch; the model keeps what it "
@@ -108,6 +113,7 @@ with model_column:
         if explorer.runs:
             run = explorer.runs[-1]
             panels.status_panel(run.history.get("status", ""), run.history.get("message", ""))
+            st.caption(panels.run_line(run))
         if snapshot is not None and (not explorer.runs or snapshot.result is None):
             panels.status_panel(snapshot.status, snapshot.message)  # failed or cancelled
         if snapshot is None and not explorer.runs:

@@ -19,8 +19,7 @@ import streamlit as st
 
 from lstm_explorer import model as model_module
 from lstm_explorer import presets, timeline, training
-from lstm_explorer.config import ExperimentConfig
-from lstm_explorer.ui import widgets
+from lstm_explorer.config import ExperimentConfig, format_text, param_for_key, split_key
 from lstm_explorer.ui.state import ExplorerSession, session
 
 # Query keys that belong to Streamlit itself, not to the config.
@@ -106,19 +105,48 @@ def read_link() -> None:
     if not query:
         return
     config, preset_key, messages = config_from_link(query)
-    explorer.config = config
-    explorer.preset = preset_key
-    widgets.reset_widgets()
+    explorer.load(config, preset_key)
     if messages:
         explorer.notices.append(
             "**This link has settings that could not be used**; the defaults were used "
             "for them:\n\n" + "\n".join(f"- {message}" for message in messages))
 
 
+def link_query(config: ExperimentConfig, preset_key: str | None = None) -> dict[str, str]:
+    """The share-link keys of a config: the preset it came from and what differs from it.
+
+    Without a preset, what differs from the defaults. `config_from_link` reads it back:
+    the same config and the same preset, so a reloaded link keeps the preset's name and
+    its "what to look for" text.
+
+    Example:
+
+    >>> config = presets.get("article_stacked").build().with_values({"layer2.units": 8})
+    >>> link_query(config, "article_stacked")
+    {'preset': 'article_stacked', 'layer2.units': '8'}
+    >>> config_from_link(link_query(config, "article_stacked"))[:2] == (config, "article_stacked")
+    True
+    """
+    if preset_key is None:
+        return config.to_query()
+    base = presets.get(preset_key).build()
+    mine, theirs = config.to_query(), base.to_query()
+    query = {PRESET_KEY: preset_key}
+    query.update({key: text for key, text in mine.items() if theirs.get(key) != text})
+    layers = len(config.model["layers"])
+    for key in theirs.keys() - mine.keys():
+        # The preset sets it, this config has it at its default: say so explicitly.
+        section, _, index = split_key(key)
+        if section == "layer" and index is not None and index >= layers:
+            continue  # a layer this config does not have (model.num_layers says so)
+        query[key] = format_text(param_for_key(key), config.get(key))
+    return query
+
+
 def write_link() -> None:
-    """Write the config being edited to the URL (only what differs from the defaults)."""
+    """Write the settings being edited to the URL: the preset, if any, and what differs."""
     explorer = session()
-    wanted = explorer.config.to_query()
+    wanted = link_query(explorer.config, explorer.preset)
     if _query_now() != wanted:
         st.query_params.from_dict(wanted)
     explorer.last_query = wanted
@@ -139,23 +167,25 @@ def _apply_preset() -> None:
     key = st.session_state.get(PICKER_KEY)
     if key is None:
         return
-    explorer = session()
-    explorer.config = presets.get(key).build()
-    explorer.preset = key
-    widgets.reset_widgets()
+    session().load(presets.get(key).build(), key)
 
 
 def preset_picker(explorer: ExplorerSession) -> None:
     """The preset selector in the sidebar, with the preset's "what to look for" text."""
     keys = [preset.key for preset in presets.PRESETS]
-    index = keys.index(explorer.preset) if explorer.preset in keys else None
+    # The picker shows the session's preset, however it was loaded (a link, a reload).
+    shown = explorer.preset if explorer.preset in keys else None
+    if st.session_state.get(PICKER_KEY) != shown:
+        st.session_state[PICKER_KEY] = shown
     chosen = st.sidebar.selectbox(
-        "Preset", keys, index=index, key=PICKER_KEY, on_change=_apply_preset,
+        "Preset", keys, index=None, key=PICKER_KEY, on_change=_apply_preset,
         format_func=lambda key: presets.get(key).title, placeholder="Choose an experiment",
         help="A ready-made experiment: picking one replaces the current settings.")
     if chosen is not None:
         preset = presets.get(chosen)
-        modified = explorer.config != preset.build()
+        # In full: the picker cuts a long title to its width.
+        st.sidebar.markdown(f"**{preset.title}**")
+        modified = explorer.config != preset.build() or bool(explorer.draft)
         if modified:
             st.sidebar.caption("You have changed settings since loading this preset.")
         st.sidebar.markdown(f"**What to look for.** {preset.look_for}")

@@ -72,17 +72,25 @@ def gpu_present() -> bool:
     return bool(model_module.gpu_names())
 
 
-def summary_panel(config: ExperimentConfig) -> bool:
+def summary_panel(explorer: ExplorerSession) -> bool:
     """The layer table with parameter formulas, the device and the cuDNN verdict.
+
+    A model Keras cannot build is told as a message naming the settings involved and a
+    way back to the last settings that built, never as a traceback.
 
     Returns:
         Whether the model can be built here (training needs that).
     """
+    config = explorer.config
     try:
         rows = model_rows(config.to_json(indent=None))
     except ConfigError as error:
-        st.error(f"**{error.field}**: {error.message}")
+        st.error(f"**{error.field}**: {error.message}", icon=":material/error:")
         return False
+    except Exception as error:  # noqa: BLE001 - Keras's own refusal, shown, not raised
+        build_failure_panel(explorer, error)
+        return False
+    explorer.last_built = config
     total = sum(row["params"] for row in rows)
     st.markdown(f"**Model** · {total:,} parameters")
     st.dataframe(
@@ -94,6 +102,66 @@ def summary_panel(config: ExperimentConfig) -> bool:
         st.markdown("\n".join(formulas))
     cudnn_panel(config)
     return True
+
+
+def changed_settings(config: ExperimentConfig, base: ExperimentConfig | None) -> list[str]:
+    """The share-link keys in which `config` differs from `base` (or the defaults).
+
+    >>> default = ExperimentConfig.default()
+    >>> changed_settings(default.with_values({"layer1.units": 8}), default)
+    ['layer1.units=8']
+    """
+    mine = config.to_query()
+    theirs = (base or ExperimentConfig.default()).to_query()
+    return [f"{key}={text}" for key, text in mine.items() if theirs.get(key) != text] + [
+        f"{key} back to its default" for key in theirs if key not in mine]
+
+
+def build_failure_panel(explorer: ExplorerSession, error: Exception) -> None:
+    """Keras refused to build the model: say which settings, and offer the way back."""
+    config = explorer.config
+    base = explorer.last_built if explorer.last_built != config else None
+    involved = changed_settings(config, base)
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    what = (f"since the last model that built: {', '.join(involved[:8])}" if base is not None
+            else f"the settings that differ from the defaults: {', '.join(involved[:8])}"
+            if involved else "the default settings")
+    st.error(f"**Keras cannot build this model.** It says: {reason}\n\nChanged {what}. "
+             "Change one of them back, or return to the last settings that built. Your "
+             "runs are kept.", icon=":material/error:")
+    if base is not None:
+        st.button("Back to the last settings that built", icon=":material/undo:",
+                  key="back-to-built", on_click=explorer.load,
+                  args=(base, explorer.preset))
+
+
+def draft_panel(explorer: ExplorerSession) -> None:
+    """In place of the model summary while the settings shown do not validate."""
+    error = explorer.draft_error
+    st.warning(f"**These settings cannot be trained yet.** {error.field}: {error.message}"
+               "\n\nThe message is also next to the setting on the left. The model "
+               "summary comes back when it is fixed; your runs are kept.",
+               icon=":material/warning:")
+    st.button("Undo: back to the last valid settings", icon=":material/undo:",
+              key="discard-draft", on_click=explorer.discard_draft)
+
+
+def why_not_trainable(error: ConfigError | None, *, buildable: bool, csv_ready: bool,
+                      over_limits: bool) -> str:
+    """The reason shown next to a disabled Train button.
+
+    >>> why_not_trainable(None, buildable=True, csv_ready=False, over_limits=False)
+    'Train is off: upload a CSV file first (under Settings).'
+    """
+    if error is not None:
+        return f"Train is off: fix **{error.field}** first (the message is next to it)."
+    if not buildable:
+        return "Train is off: Keras cannot build this model (see above)."
+    if not csv_ready:
+        return "Train is off: upload a CSV file first (under Settings)."
+    if over_limits:
+        return "Train is off: the model is too big for this server (see above)."
+    return ""
 
 
 def cudnn_panel(config: ExperimentConfig) -> None:
@@ -178,6 +246,26 @@ def status_panel(status: str, message: str) -> None:
         st.error(message or "Training failed.")
     elif message:
         st.info(message)
+
+
+def run_line(run: Run) -> str:
+    """One line naming a finished run: what was trained and its loss by epoch.
+
+    What a person reads to know which model the last Train trained.
+    """
+    parts = [f"**{run.name}**"]
+    model = getattr(run.result, "model", None)
+    if model is not None:
+        parts.append(f"{model.count_params():,} parameters")
+    losses = [row["loss"] for row in run.history.get("epochs", []) if "loss" in row]
+    if losses:
+        shown = [f"{loss:.4f}" for loss in losses[:3]]
+        if len(losses) > 4:
+            shown.append("…")
+        if len(losses) > 3:
+            shown.append(f"{losses[-1]:.4f}")
+        parts.append("loss by epoch " + " → ".join(shown))
+    return " · ".join(parts)
 
 
 def layer_keys(config: ExperimentConfig) -> list[str]:

@@ -25,6 +25,7 @@ import streamlit as st
 
 from lstm_explorer import limits
 from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.errors import ConfigError
 from lstm_explorer.jobs import JobQueue, TrainingJob
 
 _KEY = "lstm_explorer"
@@ -70,6 +71,11 @@ class ExplorerSession:
             from, so it is rebuilt, not reused, when that changes.
         batch: the session's sweeps and lab experiments (`ui.batch.BatchState`), trained
             on a thread of their own; `collect` keeps their runs too.
+        draft: flat key → value the person set that does not validate together with
+            `config` yet (shown in the widgets, never trained); empty when the screen
+            shows `config` exactly.
+        draft_error: why `draft` does not validate, or `None`.
+        last_built: the last config whose model Keras built, for "back to what worked".
     """
 
     config: ExperimentConfig = field(default_factory=ExperimentConfig.default)
@@ -84,6 +90,69 @@ class ExplorerSession:
     csv_name: str | None = None
     cache: dict = field(default_factory=dict)
     batch: Any = None
+    draft: dict = field(default_factory=dict)
+    draft_error: ConfigError | None = None
+    last_built: ExperimentConfig | None = None
+
+    # --- the one source of truth: every way in changes the config here, before any
+    # widget is drawn; the widgets then show `shown(key)`.
+
+    def load(self, config: ExperimentConfig, preset: str | None = None) -> None:
+        """Replace the settings from outside (a preset, a link, a Lab experiment).
+
+        Args:
+            config: the new settings.
+            preset: the key of the preset they come from. Default: `None`.
+        """
+        self.config = config
+        self.preset = preset
+        self.draft = {}
+        self.draft_error = None
+
+    def edit(self, values: dict[str, Any]) -> ConfigError | None:
+        """Apply what the person just set (flat key → value) on top of any draft.
+
+        A change of task brings what the task needs (an Embedding for tokens, none for
+        the others) unless the same edit sets the Embedding itself. When the result
+        does not validate, it is kept as the draft, so that the screen shows what was
+        set and Train waits for a fix; nothing valid is lost.
+
+        Returns:
+            The error, or `None` when the config took the values.
+
+        Example:
+
+        >>> explorer = ExplorerSession()
+        >>> explorer.edit({"task.name": "tokens"}) is None
+        True
+        >>> explorer.config.model["embedding"]["output_dim"]
+        64
+        >>> explorer.edit({"layer1.return_sequences": True}).field
+        'model.layers[0].return_sequences'
+        >>> explorer.shown("layer1.return_sequences"), explorer.config.per_step_targets
+        (True, False)
+        """
+        wanted = {**self.draft, **values}
+        task = values.get("task.name")
+        if task is not None and "model.embedding" not in values:
+            wanted = {**task_needs(self.config, task), **wanted}
+        try:
+            config = self.config.with_values(wanted)
+        except ConfigError as error:
+            self.draft, self.draft_error = wanted, error
+            return error
+        self.config, self.draft, self.draft_error = config, {}, None
+        return None
+
+    def discard_draft(self) -> None:
+        """Forget the settings that did not validate: the widgets show `config` again."""
+        self.draft, self.draft_error = {}, None
+
+    def shown(self, key: str) -> Any:
+        """The value the widget of a flat key shows: the draft's, else the config's."""
+        if key in self.draft:
+            return self.draft[key]
+        return self.config.get(key)
 
     @property
     def running(self) -> bool:
@@ -138,6 +207,21 @@ class ExplorerSession:
                                 f"{dropped.name} was dropped. (An administrator can raise "
                                 f"the limit with {limits.ENV_NAMES['max_runs']}.)")
         return run
+
+
+def task_needs(config: ExperimentConfig, task: str) -> dict[str, Any]:
+    """What switching to a task also needs: an Embedding for tokens, none otherwise.
+
+    >>> task_needs(ExperimentConfig.default(), "tokens")
+    {'model.embedding': {'output_dim': 64}}
+    >>> task_needs(ExperimentConfig.default(), "recall")
+    {}
+    """
+    if task == "tokens" and config.model["embedding"] is None:
+        return {"model.embedding": {"output_dim": 64}}
+    if task != "tokens" and config.model["embedding"] is not None:
+        return {"model.embedding": None}
+    return {}
 
 
 def _run_number(run: Run) -> int:

@@ -3,28 +3,31 @@
 `param_widget` turns any registry entry into the right Streamlit widget (numbers, toggles,
 select boxes, a class picker with its arguments for initializers, regularizers and
 constraints, an enable switch for the Embedding) and returns a plain value in the
-config's own form. `config_editor` lays out every knob of a config in expanders, with
-one tab per stacked layer, and returns the flat-key values the person set;
-`apply_values` turns them into a new validated config or a `ConfigError`.
+config's own form. `config_editor` lays out every knob of a session's settings in
+expanders, with one tab per stacked layer.
 
-Widget keys derive from the flat keys (`param:layer1.units`), so values survive reruns;
-when the config is replaced from outside (a preset, a link), `reset_widgets` drops the
-widget state so every widget shows the new config.
+The session's config is the one source of truth. Every widget shows the session's value
+in every run (written to its state before it is drawn, so a preset, a link or a
+dependent field shows at once), and a change goes back through the widget's callback,
+`ExplorerSession.edit`, before the next run draws anything. Widget keys derive from the
+flat keys (`param:layer1.units`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import streamlit as st
 
 from lstm_explorer import params
-from lstm_explorer.config import ExperimentConfig, format_text, param_for_key, split_key
+from lstm_explorer.config import ExperimentConfig, format_text, param_for_key
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.params import Param
+from lstm_explorer.ui.state import task_needs
 
 PREFIX = "param:"
 # Knobs the app does not offer: the server never reads a CSV from its own disk (the
@@ -56,12 +59,6 @@ def widget_key(flat_key: str, part: str = "") -> str:
     ('param:layer1.units', 'param:layer1.kernel_initializer/class')
     """
     return PREFIX + flat_key + (f"/{part}" if part else "")
-
-
-def reset_widgets() -> None:
-    """Forget every parameter widget's state, so the widgets show the session's config."""
-    for key in [key for key in st.session_state if str(key).startswith(PREFIX)]:
-        del st.session_state[key]
 
 
 # --- pure helpers -----------------------------------------------------------------------
@@ -182,16 +179,17 @@ def scope_suffix(param: Param) -> str:
     return "/".join(param.applies_to) + " only"
 
 
-def not_applicable(param: Param, config: ExperimentConfig) -> str:
-    """Why a knob means nothing for this config (empty when it applies).
+def not_applicable(param: Param, task_name: str, cell: str) -> str:
+    """Why a knob means nothing for this task and cell (empty when it applies).
 
-    >>> config = ExperimentConfig.default()
-    >>> not_applicable(params.get("task.lag"), config)
+    >>> not_applicable(params.get("task.lag"), "adding", "lstm")
     'Only for the recall task.'
+    >>> not_applicable(params.get("task.lag"), "recall", "lstm")
+    ''
     """
     if not param.applies_to:
         return ""
-    context = config.task["name"] if param.section == "task" else config.model["cell"]
+    context = task_name if param.section == "task" else cell
     if param.applies(context):
         return ""
     names = ", ".join(param.applies_to)
@@ -200,79 +198,119 @@ def not_applicable(param: Param, config: ExperimentConfig) -> str:
     return f"No effect on a {context} cell (only {names}); kept for when you switch back."
 
 
-def changed_values(config: ExperimentConfig, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The flat-key values that differ from the config's (in meaning, not spelling)."""
-    changed = {}
-    for key, value in values.items():
-        if key == "model.num_layers":
-            if value != len(config.model["layers"]):
-                changed[key] = value
-            continue
-        try:
-            current = config.get(key)
-        except ConfigError:
-            changed[key] = value
-            continue
-        if not same_value(param_for_key(key), current, value):
-            changed[key] = value
-    return changed
-
-
-def apply_values(config: ExperimentConfig, values: Mapping[str, Any]
-                 ) -> tuple[ExperimentConfig, ConfigError | None]:
-    """The config with the widgets' values applied, or the old one and the error.
-
-    Args:
-        config: the last valid config.
-        values: flat key → value, as the widgets returned them.
-
-    Returns:
-        `(new config, None)`, or `(config, error)` when the values do not validate, so
-        that nothing the person built is lost.
-    """
-    changed = changed_values(config, values)
-    if not changed:
-        return config, None
-    # The number of layers first: layerN keys past the stack must not grow it back.
-    if "model.num_layers" in changed:
-        count = changed["model.num_layers"]
-        changed = {key: value for key, value in changed.items()
-                   if not _layer_beyond(key, count)}
-    try:
-        return config.with_values(changed), None
-    except ConfigError as error:
-        return config, error
-
-
-def _layer_beyond(key: str, count: Any) -> bool:
-    section, _, index = split_key(key)
-    return section == "layer" and index is not None and isinstance(count, int) and index >= count
-
-
 def error_text(error: ConfigError) -> str:
     """The message shown for a config error: the field, then what to do."""
     return f"**{error.field}**: {error.message} (you entered {error.value!r}; the last " \
            "valid settings are kept until this is fixed)"
 
 
+_LAYER_FIELD = re.compile(r"^model\.layers\[(\d+)\]")
+
+
+def error_key(field: str, keys: Iterable[str]) -> str | None:
+    """The widget's flat key an error field belongs to, among the keys drawn.
+
+    Config errors name the JSON path (`model.layers[0].units`); widgets have flat keys
+    (`layer1.units`). The longest key that the field starts with wins.
+
+    >>> error_key("model.layers[1].kernel_initializer.config.gain",
+    ...           ["layer2.kernel_initializer", "layer2.units"])
+    'layer2.kernel_initializer'
+    >>> error_key("model.embedding.input_dim", ["model.embedding"]), error_key("x", [])
+    ('model.embedding', None)
+    """
+    flat = _LAYER_FIELD.sub(lambda match: f"layer{int(match.group(1)) + 1}", field)
+    matches = [key for key in keys if flat == key or flat.startswith(key + ".")]
+    return max(matches, key=len) if matches else None
+
+
 # --- rendering one parameter ------------------------------------------------------------
+
+
+def _show(key: str, value: Any) -> None:
+    """Make the widget of `key` show `value` in this run (before it is drawn).
+
+    A widget with a key keeps its own value and ignores `value=` on later runs; only a
+    value written to the session state before it is drawn reaches the browser
+    (DESIGN §5). Written only when it differs, so that nothing is sent for nothing.
+    """
+    state = st.session_state
+    if key not in state or not _identical(state[key], value):
+        state[key] = value
+
+
+def _identical(left: Any, right: Any) -> bool:
+    # True == 1 and 1 == 1.0 in Python, but they are different widget values.
+    return type(left) is type(right) and left == right
+
+
+def read_value(param: Param, flat_key: str, shown: Any) -> Any:
+    """The value in the config's own form that a knob's widgets hold now.
+
+    Called from a widget's change callback, when the session state holds the browser's
+    new values. A class picked in a class picker starts from its arguments' defaults
+    (its argument widgets are not drawn yet); `shown` is the value the widgets showed.
+
+    Args:
+        param: the registry entry.
+        flat_key: its flat key, e.g. `"layer1.kernel_regularizer"`.
+        shown: the value shown before the change.
+    """
+    state = st.session_state
+    key = widget_key(flat_key)
+    if param.kind in params.CATALOGS:
+        chosen = state.get(widget_key(flat_key, "class"))
+        if chosen is None:
+            return None
+        previous_class, previous_arguments = _split_identifier(param.kind, shown)
+        arguments = {}
+        for argument in _argument_params(params.CATALOGS[param.kind][chosen]):
+            argument_key = widget_key(f"{flat_key}/{chosen}.{argument.name}")
+            if chosen == previous_class:
+                arguments[argument.name] = state.get(
+                    argument_key, previous_arguments.get(argument.name, argument.default))
+            else:
+                arguments[argument.name] = argument.default
+        return identifier_value(param.kind, chosen, arguments)
+    if param.kind == params.EMBEDDING:
+        if not state.get(widget_key(flat_key, "enabled")):
+            return None
+        current = shown or {}
+        return {argument.name: state.get(widget_key(f"{flat_key}/{argument.name}"),
+                                          current.get(argument.name, argument.default))
+                for argument in params.EMBEDDING_ARGS}
+    value = state.get(key, shown)
+    if param.kind == params.TEXT and param.nullable and value == "":
+        return None
+    return value
+
+
+def _edited(explorer: Any, flat_key: str) -> None:
+    """A widget's change callback: the config takes the new value before the run."""
+    param = param_for_key(flat_key)
+    explorer.edit({flat_key: read_value(param, flat_key, explorer.shown(flat_key))})
 
 
 def param_widget(param: Param, flat_key: str, value: Any, *, disabled: bool = False,
                  note: str = "", container: Any = None, part: str = "",
-                 scope: str = "") -> Any:
-    """Render the widget for one registry entry and return its value.
+                 scope: str = "", on_change: Any = None) -> Any:
+    """Render the widget for one registry entry, showing `value`, and return its value.
+
+    The widget shows `value` in this very run, whatever it held before (a preset, a
+    link or a dependent field may have changed it).
 
     Args:
         param: the registry entry (its label, help, bounds and kind drive the widget).
         flat_key: the config key, e.g. `"layer2.units"`; the widget key derives from it.
-        value: the current value, shown when the widget has no state yet.
+        value: the value to show, in the config's own form.
         disabled: grey the widget out (the value is kept and returned).
         note: a caption under the widget, e.g. why it is disabled.
         container: where to draw. Default: the current container.
         part: a suffix for the widget key, for a second widget of the same knob.
         scope: for a knob that does not apply, where it does (e.g. `"recall only"`):
             shown after the label, with `note` moved into the help.
+        on_change: `(callback, args)` called when the person changes the widget (or one
+            of its parts), before the next script run. Default: `None`.
 
     Returns:
         The value in the config's own form (`None` for "none").
@@ -284,34 +322,38 @@ def param_widget(param: Param, flat_key: str, value: Any, *, disabled: bool = Fa
     if scope:
         note = ""  # said in the label and the help; a caption per widget is clutter
     common = {"key": key, "help": help_text, "disabled": disabled}
+    if on_change is not None:
+        common.update(on_change=on_change[0], args=on_change[1])
     kind = param.kind
     if kind == params.BOOL:
-        result = where.toggle(label, value=bool(value), **common)
+        _show(key, bool(value))
+        result = where.toggle(label, **common)
     elif kind in (params.CHOICE, params.ACTIVATION):
         choices = list(param.choices)
         index = _choice_index(choices, value)
         if index is None:
             choices.append(value)
             index = len(choices) - 1
-        result = where.selectbox(label, choices, index=index, format_func=format_value,
-                                 **common)
+        _show(key, choices[index])
+        result = where.selectbox(label, choices, format_func=format_value, **common)
         if (kind == params.ACTIVATION and result in params.ACTIVATION_NOTES
                 and result != param.default):
             note = note or f"{result}: {params.ACTIVATION_NOTES[result]}"
     elif kind == params.INT:
+        _show(key, None if value is None else int(value))
         result = where.number_input(
             label, min_value=_bound(param.minimum, int), max_value=_bound(param.maximum, int),
-            value=None if value is None else int(value), step=1,
+            value=None if param.nullable else "min", step=1,
             placeholder=NONE_LABEL if param.nullable else None, **common)
     elif kind == params.FLOAT:
         result = _float_widget(where, param, value, common)
     elif kind == params.TEXT:
-        result = where.text_input(label, value=value or "",
-                                  max_chars=500, **common)
+        _show(key, value or "")
+        result = where.text_input(label, max_chars=500, **common)
     elif kind in params.CATALOGS:
-        result = _identifier_widget(where, param, flat_key, value, disabled)
+        result = _identifier_widget(where, param, flat_key, value, disabled, on_change)
     elif kind == params.EMBEDDING:
-        result = _embedding_widget(where, param, flat_key, value, disabled)
+        result = _embedding_widget(where, param, flat_key, value, disabled, on_change)
     else:  # pragma: no cover - the registry has no other kinds
         raise AssertionError(f"unknown kind {kind!r}")
     if note:
@@ -326,44 +368,56 @@ def _bound(value: float | None, kind: type) -> Any:
 def _float_widget(where: Any, param: Param, value: Any, common: dict) -> Any:
     label = param.label
     low, high = param.minimum, param.maximum
+    key = common["key"]
     if param.log and low is not None and high is not None:
         options = log_grid(low, high, value, nullable=param.nullable)
-        return where.select_slider(label, options=options, value=value,
-                                   format_func=format_value, **common)
+        _show(key, None if value is None else float(value))
+        return where.select_slider(label, options=options, format_func=format_value,
+                                   **common)
     if (low is not None and high is not None and high - low <= 2
             and not param.nullable):
+        _show(key, float(value))
         return where.slider(label, min_value=float(low), max_value=float(high),
-                            value=float(value), step=0.01, **common)
+                            step=0.01, **common)
+    _show(key, None if value is None else float(value))
     return where.number_input(label, min_value=_bound(low, float), max_value=_bound(high, float),
-                              value=None if value is None else float(value), format="%g",
+                              value=None if param.nullable else "min", format="%g",
                               step=0.01, placeholder=NONE_LABEL if param.nullable else None,
                               **common)
 
 
+def _argument_params(spec: params.KerasClass) -> list[Param]:
+    """A class's arguments as widgets show them: a seeded class adds its seed."""
+    arguments = list(spec.args)
+    if spec.seeded:
+        arguments.append(Param("seed", "argument", params.INT, None,
+                               "Seed of the random draw; empty: derived from the "
+                               "training seed, so a share link reproduces the run.",
+                               minimum=0, maximum=2**31 - 1, nullable=True))
+    return arguments
+
+
 def _identifier_widget(where: Any, param: Param, flat_key: str, value: Any,
-                       disabled: bool) -> Any:
+                       disabled: bool, on_change: Any) -> Any:
     """A class picker (plus "none" when allowed) and inputs for the class's arguments."""
     catalog = params.CATALOGS[param.kind]
     classes = allowed_classes(param)
     options: list[str | None] = ([None] if param.nullable else []) + classes
     current_class, current_arguments = _split_identifier(param.kind, value)
-    index = options.index(current_class) if current_class in options else 0
+    class_key = widget_key(flat_key, "class")
+    _show(class_key, current_class if current_class in options else options[0])
+    callback = {} if on_change is None else {"on_change": on_change[0], "args": on_change[1]}
     chosen = where.selectbox(
-        param.label, options, index=index, key=widget_key(flat_key, "class"),
-        help=param.help, disabled=disabled,
-        format_func=lambda name: NONE_LABEL if name is None else catalog[name].identifier)
+        param.label, options, key=class_key, help=param.help, disabled=disabled,
+        format_func=lambda name: NONE_LABEL if name is None else catalog[name].identifier,
+        **callback)
     if chosen is None:
         return None
     spec = catalog[chosen]
     where.caption(spec.help)
     arguments: dict[str, Any] = {}
     start = current_arguments if chosen == current_class else {}
-    argument_params = list(spec.args)
-    if spec.seeded:
-        argument_params.append(Param("seed", "argument", params.INT, None,
-                                     "Seed of the random draw; empty: derived from the "
-                                     "training seed, so a share link reproduces the run.",
-                                     minimum=0, maximum=2**31 - 1, nullable=True))
+    argument_params = _argument_params(spec)
     if argument_params:
         columns = where.columns(len(argument_params))
         for column, argument in zip(columns, argument_params):
@@ -372,7 +426,7 @@ def _identifier_widget(where: Any, param: Param, flat_key: str, value: Any,
             argument_value = start.get(argument.name, argument.default)
             arguments[argument.name] = param_widget(
                 argument, f"{flat_key}/{chosen}.{argument.name}", argument_value,
-                disabled=disabled, container=column)
+                disabled=disabled, container=column, on_change=on_change)
     return identifier_value(param.kind, chosen, arguments)
 
 
@@ -387,10 +441,12 @@ def _split_identifier(kind: str, value: Any) -> tuple[str | None, dict]:
 
 
 def _embedding_widget(where: Any, param: Param, flat_key: str, value: Any,
-                      disabled: bool) -> Any:
-    enabled = where.toggle(f"{param.label} layer in front", value=value is not None,
-                           key=widget_key(flat_key, "enabled"), help=param.help,
-                           disabled=disabled)
+                      disabled: bool, on_change: Any) -> Any:
+    enabled_key = widget_key(flat_key, "enabled")
+    _show(enabled_key, value is not None)
+    callback = {} if on_change is None else {"on_change": on_change[0], "args": on_change[1]}
+    enabled = where.toggle(f"{param.label} layer in front", key=enabled_key,
+                           help=param.help, disabled=disabled, **callback)
     if not enabled:
         return None
     current = value or {}
@@ -399,7 +455,7 @@ def _embedding_widget(where: Any, param: Param, flat_key: str, value: Any,
     for column, argument in zip(columns, params.EMBEDDING_ARGS):
         result[argument.name] = param_widget(
             argument, f"{flat_key}/{argument.name}", current.get(argument.name, argument.default),
-            disabled=disabled, container=column)
+            disabled=disabled, container=column, on_change=on_change)
     return result
 
 
@@ -413,11 +469,12 @@ class Entry:
     Args:
         param: the registry entry.
         key: the flat config key, e.g. `"layer2.units"`.
-        value: the config's current value.
+        value: the value to show (the draft's, else the config's).
         note: a caption under the widget (why it is off, what sets it).
         disabled: grey it out; its value is still kept.
         derived: the config sets it (return_sequences under a stacked layer): shown,
             not read back.
+        scope: for a knob that does not apply, where it does (`"recall only"`).
     """
 
     param: Param
@@ -429,43 +486,51 @@ class Entry:
     scope: str = ""
 
 
-def _draw(entry: Entry, container: Any = None) -> Any:
-    return param_widget(entry.param, entry.key, entry.value, disabled=entry.disabled,
-                        note=entry.note, container=container,
-                        part="derived" if entry.derived else "", scope=entry.scope)
+class _Editor:
+    """Draws entries for one session: its values, its callbacks, its error's place."""
 
+    def __init__(self, explorer: Any) -> None:
+        self.explorer = explorer
+        self.error = explorer.draft_error
+        self.error_placed = False
 
-def _grid(entries: list[Entry], columns: int = 2) -> dict:
-    """Draw simple widgets two per row and wide ones (class pickers) full width."""
-    values = {}
-    row: list[Entry] = []
+    def draw(self, entry: Entry, container: Any = None) -> None:
+        where = container if container is not None else st
+        on_change = None if entry.derived else (_edited, (self.explorer, entry.key))
+        param_widget(entry.param, entry.key, entry.value, disabled=entry.disabled,
+                     note=entry.note, container=container,
+                     part="derived" if entry.derived else "", scope=entry.scope,
+                     on_change=on_change)
+        if self.error is not None and error_key(self.error.field, [entry.key]):
+            where.error(error_text(self.error), icon=":material/error:")
+            self.error_placed = True
 
-    def keep(entry: Entry, value: Any) -> None:
-        if not entry.derived:
-            values[entry.key] = value
+    def grid(self, entries: list[Entry], columns: int = 2) -> None:
+        """Draw simple widgets two per row and wide ones (class pickers) full width."""
+        row: list[Entry] = []
 
-    def flush() -> None:
-        if not row:
-            return
-        cells = st.columns(columns)
-        for cell, entry in zip(cells, row):
-            keep(entry, _draw(entry, cell))
-        row.clear()
+        def flush() -> None:
+            if not row:
+                return
+            cells = st.columns(columns)
+            for cell, entry in zip(cells, row):
+                self.draw(entry, cell)
+            row.clear()
 
-    for entry in entries:
-        if entry.param.kind in params.CATALOGS or entry.param.kind == params.EMBEDDING:
-            flush()
-            keep(entry, _draw(entry))
-        else:
-            row.append(entry)
-            if len(row) == columns:
+        for entry in entries:
+            if entry.param.kind in params.CATALOGS or entry.param.kind == params.EMBEDDING:
                 flush()
-    flush()
-    return values
+                self.draw(entry)
+            else:
+                row.append(entry)
+                if len(row) == columns:
+                    flush()
+        flush()
 
 
-def section_entries(config: ExperimentConfig, section: str, group: str) -> list[Entry]:
-    """The entries of a task, model or training group."""
+def section_entries(explorer: Any, section: str, group: str) -> list[Entry]:
+    """The entries of a task, model or training group, as the session shows them."""
+    task_name, cell = explorer.shown("task.name"), explorer.shown("model.cell")
     entries = []
     for name, param in params.section_params(section).items():
         if param.group != group:
@@ -473,36 +538,36 @@ def section_entries(config: ExperimentConfig, section: str, group: str) -> list[
         key = f"{section}.{name}"
         if key in HIDDEN:
             continue
-        note = not_applicable(param, config)
+        note = not_applicable(param, task_name, cell)
         scope = scope_suffix(param) if note else ""
-        if key == "model.merge_mode" and not config.model["bidirectional"]:
+        if key == "model.merge_mode" and not explorer.shown("model.bidirectional"):
             note = "Used when Bidirectional is on."
-        entries.append(Entry(param, key, config.get(key), note, bool(scope), scope=scope))
+        entries.append(Entry(param, key, explorer.shown(key), note, bool(scope), scope=scope))
     # Knobs for other tasks or cells go last, so the ones that matter come first.
     return sorted(entries, key=lambda entry: bool(entry.scope))
 
 
-def layer_entries(config: ExperimentConfig, number: int, group: str) -> list[Entry]:
+def layer_entries(explorer: Any, number: int, group: str) -> list[Entry]:
     """The entries of one layer's knobs in a group (`number` is 1-based)."""
-    layers = config.model["layers"]
+    count = len(explorer.config.model["layers"])
+    task_name, cell = explorer.shown("task.name"), explorer.shown("model.cell")
     entries = []
     for name, param in params.section_params("layer").items():
         if param.group != group:
             continue
         key = f"layer{number}.{name}"
-        note = not_applicable(param, config)
+        note = not_applicable(param, task_name, cell)
         scope = scope_suffix(param) if note else ""
-        entry = Entry(param, key, layers[number - 1][name], note, bool(note), scope=scope)
-        if name == "return_sequences" and number < len(layers):
+        entry = Entry(param, key, explorer.shown(key), note, bool(note), scope=scope)
+        if name == "return_sequences" and number < count:
             entry = Entry(param, key, True, f"On because layer {number} feeds layer "
                           f"{number + 1}, which reads the whole sequence.", True, True)
         entries.append(entry)
     return entries
 
 
-def _layer_tabs(config: ExperimentConfig, groups: tuple[str, ...]) -> dict:
-    values = {}
-    count = len(config.model["layers"])
+def _layer_tabs(editor: _Editor, groups: tuple[str, ...]) -> None:
+    count = len(editor.explorer.config.model["layers"])
     tabs = (st.tabs([f"Layer {number}" for number in range(1, count + 1)]) if count > 1
             else [st.container()])
     for number, tab in enumerate(tabs, start=1):
@@ -510,36 +575,55 @@ def _layer_tabs(config: ExperimentConfig, groups: tuple[str, ...]) -> dict:
             for group in groups:
                 if len(groups) > 1:
                     st.markdown(f"**{group.capitalize()}**")
-                values.update(_grid(layer_entries(config, number, group)))
-    return values
+                editor.grid(layer_entries(editor.explorer, number, group))
 
 
-def config_editor(config: ExperimentConfig, *, expanded: tuple[str, ...] = (
-        "Task", "Model and layers (structural)", "Training")) -> dict[str, Any]:
-    """Draw every knob of a config, grouped in expanders; return flat key → value.
+def group_of(key: str) -> str | None:
+    """The title of the expander that holds a flat key's widget.
 
-    Task and model widgets come first; the layer tabs are drawn for the config those
-    widgets describe (so a new layer count shows its tabs at once).
+    >>> group_of("layer2.kernel_regularizer"), group_of("task.lag")
+    ('Regularizers and constraints', 'Task')
+    """
+    param = param_for_key(key)
+    for title, _, groups in GROUPS:
+        if param.group in groups:
+            return title
+    return None
+
+
+def config_editor(explorer: Any, *, expanded: tuple[str, ...] = (
+        "Task", "Model and layers (structural)", "Training")) -> bool:
+    """Draw every knob of the session's settings, grouped in expanders.
+
+    Each widget shows the session's value (`explorer.shown`) and, when changed, updates
+    the session's config in its callback, before the next run draws anything: so every
+    widget, dependent ones included, shows the new state in the run that follows a
+    change. The settings error, if any, is drawn under the widget it concerns, and that
+    widget's expander opens.
 
     Args:
-        config: the last valid config; widgets without state start from its values.
+        explorer: the session (`ui.state.ExplorerSession`).
         expanded: titles of the expanders open at the start.
+
+    Returns:
+        Whether the session's settings error (if any) was drawn next to a widget.
     """
-    values: dict[str, Any] = {}
-    provisional = config
+    editor = _Editor(explorer)
+    error_group = None
+    if editor.error is not None:
+        key = error_key(editor.error.field, explorer.config.values())
+        error_group = group_of(key) if key else None
     for title, caption, groups in GROUPS:
-        with st.expander(title, expanded=title in expanded):
+        with st.expander(title, expanded=title in expanded or title == error_group):
             st.caption(caption)
             for group in groups:
                 if group in ("task", "model", "training"):
-                    values.update(_grid(section_entries(provisional, group, group)))
-                    if group in ("task", "model"):
-                        provisional, _ = apply_values(provisional, values)
+                    editor.grid(section_entries(explorer, group, group))
             layer_groups = tuple(group for group in groups
                                  if group not in ("task", "model", "training"))
             if layer_groups:
-                values.update(_layer_tabs(provisional, layer_groups))
-    return values
+                _layer_tabs(editor, layer_groups)
+    return editor.error_placed
 
 
 def try_query(config: ExperimentConfig, param: Param, *, gpu_present: bool = False
@@ -582,7 +666,8 @@ def try_query(config: ExperimentConfig, param: Param, *, gpu_present: bool = Fal
     for extra in contexts:
         for candidate in candidates:
             values = {**extra, key: candidate}
-            values = {**_task_needs(config, values.get("task.name")), **values}
+            task = values.get("task.name")
+            values = {**(task_needs(config, task) if task else {}), **values}
             try:
                 changed = config.with_values(values)
                 model_module.plan(changed, gpu_present=gpu_present)
@@ -596,17 +681,6 @@ def try_query(config: ExperimentConfig, param: Param, *, gpu_present: bool = Fal
                     query.setdefault(name, format_text(param_for_key(name), value))
                 return query
     return None
-
-
-def _task_needs(config: ExperimentConfig, task: str | None) -> dict[str, Any]:
-    """What switching to a task also needs: an Embedding for tokens, none otherwise."""
-    if task is None:
-        return {}
-    if task == "tokens" and config.model["embedding"] is None:
-        return {"model.embedding": {"output_dim": 64}}
-    if task != "tokens" and config.model["embedding"] is not None:
-        return {"model.embedding": None}
-    return {}
 
 
 def _candidates(param: Param, current: Any) -> list[Any]:

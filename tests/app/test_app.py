@@ -161,7 +161,10 @@ def test_a_share_link_and_a_preset_link_set_the_config():
     assert explorer(at).config == presets.get("long_lag_recall").build()
     assert presets.get("long_lag_recall").look_for in " ".join(
         str(md.value) for md in at.sidebar.markdown)
-    assert "preset" not in at.query_params and at.query_params["task.lag"] == "40"
+    # The link keeps naming the preset, so a reload keeps its title and its text.
+    assert at.query_params == {"preset": "long_lag_recall"}
+    at.number_input(key=widget_key("task.lag")).set_value(30).run()
+    assert at.query_params == {"preset": "long_lag_recall", "task.lag": "30"}
 
 
 def test_the_preset_picker_replaces_the_settings():

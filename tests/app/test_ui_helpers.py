@@ -16,6 +16,7 @@ from lstm_explorer.config import ExperimentConfig, param_for_key
 from lstm_explorer.jobs import Snapshot
 from lstm_explorer.ui import downloads, guide, panels, widgets
 from lstm_explorer.ui.frame import config_from_link
+from lstm_explorer.ui.state import ExplorerSession
 
 DEFAULT = ExperimentConfig.default()
 
@@ -56,21 +57,59 @@ def test_canonical_values_compare_meaning_not_spelling():
     assert widgets.same_value(units, 3, 3) and not widgets.same_value(units, 3, 4)
 
 
-def test_apply_values_changes_only_what_differs_and_keeps_the_config_on_error():
-    values = {key: DEFAULT.get(key) for key in ("layer1.units", "training.epochs")}
-    assert widgets.changed_values(DEFAULT, values) == {}
-    config, error = widgets.apply_values(DEFAULT, {"layer1.units": 8, "model.num_layers": 2})
-    assert error is None and [layer["units"] for layer in config.model["layers"]] == [8, 32]
-    same, error = widgets.apply_values(DEFAULT, {"training.clipnorm": 1.0,
-                                                 "training.clipvalue": 1.0})
-    assert same is DEFAULT and error.field == "training.clipvalue"
+def test_an_edit_that_validates_becomes_the_config_and_leaves_no_draft():
+    explorer = ExplorerSession()
+    assert explorer.edit({"layer1.units": 8, "model.num_layers": 2}) is None
+    assert [layer["units"] for layer in explorer.config.model["layers"]] == [8, 32]
+    assert explorer.draft == {} and explorer.draft_error is None
+
+
+def test_an_edit_that_does_not_validate_is_kept_as_the_draft_and_shown():
+    explorer = ExplorerSession()
+    assert explorer.edit({"training.clipnorm": 1.0}) is None
+    error = explorer.edit({"training.clipvalue": 1.0})
+    assert error.field == "training.clipvalue" and explorer.draft_error is error
+    assert explorer.config.training["clipvalue"] is None  # what trains stays valid
+    assert explorer.shown("training.clipvalue") == 1.0  # what the widget shows
     assert "training.clipvalue" in widgets.error_text(error)
+    # Fixing the other field of the pair applies the draft too.
+    assert explorer.edit({"training.clipnorm": None}) is None
+    assert explorer.config.training["clipvalue"] == 1.0 and explorer.draft == {}
 
 
-def test_shrinking_the_stack_ignores_the_dropped_layers_widgets():
-    two = DEFAULT.with_values({"model.num_layers": 2})
-    config, error = widgets.apply_values(two, {"model.num_layers": 1, "layer2.units": 5})
-    assert error is None and len(config.model["layers"]) == 1
+def test_discarding_the_draft_shows_the_config_again():
+    explorer = ExplorerSession()
+    explorer.edit({"task.name": "recall", "task.lag": 80})
+    assert explorer.shown("task.lag") == 80 and explorer.draft_error.field == "task.lag"
+    explorer.discard_draft()
+    assert explorer.shown("task.lag") == explorer.config.task["lag"] and explorer.draft == {}
+
+
+def test_switching_the_task_brings_what_the_task_needs():
+    explorer = ExplorerSession()
+    assert explorer.edit({"task.name": "tokens"}) is None
+    assert explorer.config.model["embedding"] == {"output_dim": 64, "input_dim": None}
+    assert explorer.edit({"task.name": "sine"}) is None
+    assert explorer.config.model["embedding"] is None
+
+
+def test_loading_a_preset_replaces_the_config_and_forgets_the_draft():
+    explorer = ExplorerSession()
+    explorer.edit({"training.clipnorm": 1.0, "training.clipvalue": 1.0})
+    explorer.load(presets.get("article_stacked").build(), "article_stacked")
+    assert explorer.draft == {} and explorer.draft_error is None
+    assert explorer.preset == "article_stacked"
+    assert explorer.shown("layer2.units") == 64
+
+
+def test_an_error_field_finds_the_widget_it_belongs_to():
+    keys = DEFAULT.values()
+    assert widgets.error_key("model.layers[0].return_sequences", keys) == "layer1.return_sequences"
+    assert widgets.error_key("model.layers[0].kernel_regularizer.config.l2",
+                             keys) == "layer1.kernel_regularizer"
+    assert widgets.error_key("training.clipvalue", keys) == "training.clipvalue"
+    assert widgets.error_key("config", keys) is None
+    assert widgets.group_of("layer1.kernel_regularizer") == "Regularizers and constraints"
 
 
 def test_bias_arguments_offer_only_what_a_vector_takes():
@@ -79,10 +118,11 @@ def test_bias_arguments_offer_only_what_a_vector_takes():
 
 
 def test_not_applicable_explains_where_a_knob_works():
-    assert widgets.not_applicable(params.get("task.noise"), DEFAULT) == "Only for the sine task."
-    gru = DEFAULT.with_values({"model.cell": "gru"})
-    assert "lstm" in widgets.not_applicable(params.layer_param("unit_forget_bias"), gru)
-    assert widgets.not_applicable(params.layer_param("units"), gru) == ""
+    assert widgets.not_applicable(params.get("task.noise"), "adding",
+                                  "lstm") == "Only for the sine task."
+    assert "lstm" in widgets.not_applicable(params.layer_param("unit_forget_bias"), "adding",
+                                            "gru")
+    assert widgets.not_applicable(params.layer_param("units"), "adding", "gru") == ""
 
 
 @pytest.mark.parametrize("param", params.ALL_PARAMS, ids=lambda param: param.path)

@@ -1,0 +1,269 @@
+"""A person's paths through Build & Train in a real browser, asserting what the page shows.
+
+Each test does what a person does (pick a preset in the sidebar, type a number, flip a
+switch, open a link in a new browser context) and reads the page: widget values, the
+model summary, the URL, messages, the run that Train trained. None reads session state:
+the first round's tests did, and a preset that never reached the widgets passed them.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from lstm_explorer import presets, training
+from tests.e2e.server import wait_idle
+
+pytestmark = pytest.mark.e2e
+
+MAIN = "stMainBlockContainer"
+SIZES = ({"width": 1280, "height": 720}, {"width": 1600, "height": 1000})
+
+
+@pytest.fixture(params=SIZES, ids=lambda size: f"{size['width']}x{size['height']}")
+def sized_page(request, browser):
+    context = browser.new_context(viewport=request.param)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+# --- what a person does ------------------------------------------------------------------
+
+
+def open_app(page, url: str, query: str = "") -> None:
+    page.goto(f"{url}/{query}")
+    wait_idle(page, timeout=120)
+    page.wait_for_selector("h1", timeout=60_000)
+
+
+def settle(page) -> None:
+    """Wait for the script run that an action started to finish."""
+    page.wait_for_timeout(300)
+    wait_idle(page, timeout=60)
+
+
+def pick_preset(page, title: str) -> None:
+    page.get_by_test_id("stSidebar").get_by_role("combobox").first.click()
+    page.get_by_role("option", name=title, exact=True).click()
+    settle(page)
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of the select box labelled `label` in the settings."""
+    page.get_by_test_id(MAIN).get_by_role("combobox", name=label, exact=True).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
+def section(page, title: str):
+    """The settings expander with this title (opened if it was closed)."""
+    expander = page.get_by_test_id("stExpander").filter(
+        has=page.get_by_text(title, exact=True))
+    if expander.locator("details").get_attribute("open") is None:
+        expander.locator("summary").click()
+        page.wait_for_timeout(300)
+    return expander
+
+
+def type_number(page, label: str, value: int | float, within: str | None = None) -> None:
+    """Type into the number field labelled `label` (in the expander `within`) + Enter."""
+    where = section(page, within) if within else page.get_by_test_id(MAIN)
+    field = where.get_by_label(label, exact=True).first
+    field.fill(str(value))
+    field.press("Enter")
+    settle(page)
+
+
+def flip(page, label: str) -> None:
+    switch = page.get_by_test_id(MAIN).get_by_role("switch", name=label, exact=True)
+    page.get_by_test_id("stCheckbox").filter(has=switch).locator("label").click()
+    settle(page)
+
+
+# --- what a person reads -----------------------------------------------------------------
+
+
+def number_shown(page, label: str) -> str:
+    return page.get_by_test_id(MAIN).get_by_label(label, exact=True).first.input_value()
+
+
+def selected(page, label: str) -> str:
+    return page.get_by_test_id(MAIN).get_by_role("combobox", name=label,
+                                                  exact=True).first.input_value()
+
+
+def is_disabled(page, label: str) -> bool:
+    return page.get_by_test_id(MAIN).get_by_label(label, exact=True).first.is_disabled()
+
+
+def parameters_shown(page) -> int:
+    text = page.get_by_test_id(MAIN).get_by_text(re.compile(r"^Model · [\d,]+ parameters$"))
+    return int(text.inner_text().split("·")[1].split()[0].replace(",", ""))
+
+
+def link_query(page) -> dict[str, str]:
+    return {key: values[-1] for key, values in parse_qs(urlparse(page.url).query).items()}
+
+
+def sidebar_text(page) -> str:
+    return page.get_by_test_id("stSidebar").inner_text()
+
+
+def assert_no_traceback(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, \
+        page.locator('[data-testid="stException"]').first.inner_text()[:500]
+
+
+def train_and_wait(page) -> str:
+    """Click Train, wait for the run to finish; the line naming the trained run."""
+    page.get_by_test_id(MAIN).get_by_role("button", name="Train").click()
+    page.get_by_test_id(MAIN).get_by_text("Finished", exact=False).first.wait_for(
+        timeout=240_000)
+    wait_idle(page, timeout=60)
+    line = page.get_by_test_id(MAIN).get_by_test_id("stCaptionContainer").filter(
+        has_text=re.compile(r"^run \d+: .* parameters"))
+    line.first.wait_for(timeout=30_000)
+    return line.first.inner_text()
+
+
+# --- the journeys ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", [preset for preset in presets.PRESETS
+                                    if preset.key != "default"], ids=lambda p: p.key)
+def test_a_preset_picked_in_the_sidebar_is_what_the_page_shows_and_what_train_trains(
+        page, app_url, screenshot, preset):
+    config = presets.get(preset.key).build()
+    open_app(page, app_url)
+    pick_preset(page, preset.title)
+    assert_no_traceback(page)
+    # The widgets, the summary and the URL all show the preset.
+    assert selected(page, "Task") == config.task["name"]
+    assert number_shown(page, "Sequence length") == str(config.task["seq_len"])
+    layers = config.model["layers"]
+    assert number_shown(page, "Stacked layers") == str(len(layers))
+    assert number_shown(page, "Units") == str(layers[0]["units"])
+    reference = training.Trainer(config.with_values({"training.epochs": 1})).run()
+    assert parameters_shown(page) == reference.model.count_params()
+    assert link_query(page) == {"preset": preset.key}
+    assert preset.title in sidebar_text(page)
+    assert "You have changed settings" not in sidebar_text(page)
+    screenshot(page, f"journey_preset_{preset.key}")
+
+    # One epoch is enough to see what trains; changing it is a change the sidebar notes.
+    type_number(page, "Epochs", 1)
+    assert link_query(page) == {"preset": preset.key, "training.epochs": "1"}
+    assert "You have changed settings since loading this preset" in sidebar_text(page)
+    line = train_and_wait(page)
+    assert_no_traceback(page)
+    first_loss = reference.history["epochs"][0]["loss"]
+    assert f"{reference.model.count_params():,} parameters" in line, line
+    assert f"loss by epoch {first_loss:.4f}" in line, (line, first_loss)
+    # A click on another widget afterwards does not bring back any earlier value.
+    type_number(page, "Seed", 1, within="Training")
+    assert number_shown(page, "Units") == str(layers[0]["units"])
+    assert link_query(page) == {"preset": preset.key, "training.epochs": "1",
+                                "training.seed": "1"}
+
+
+def test_dependent_fields_follow_the_task_in_the_same_click(sized_page, app_url, screenshot):
+    page = sized_page
+    open_app(page, app_url)
+    assert is_disabled(page, "Lag · recall only")
+    choose(page, "Task", "recall")
+    # Enabled at once, so the very next click sets it.
+    assert not is_disabled(page, "Lag")
+    type_number(page, "Lag", 7)
+    type_number(page, "Symbols", 5)
+    assert link_query(page)["task.lag"] == "7" and link_query(page)["task.n_symbols"] == "5"
+    page.get_by_test_id(MAIN).get_by_text("4·(32·(5+32)+32)").first.wait_for(timeout=30_000)
+    choose(page, "Task", "sine")
+    assert not is_disabled(page, "Noise") and not is_disabled(page, "Stream")
+    assert is_disabled(page, "Lag · recall only")
+    assert_no_traceback(page)
+    screenshot(page, f"journey_dependent_{page.viewport_size['width']}")
+
+
+def test_bidirectional_with_go_backwards_says_why_next_to_the_switch_and_train_waits(
+        sized_page, app_url, screenshot):
+    page = sized_page
+    open_app(page, app_url)
+    flip(page, "Bidirectional")
+    flip(page, "Go backwards")
+    assert_no_traceback(page)
+    main = page.get_by_test_id(MAIN)
+    message = main.get_by_test_id("stAlert").filter(has_text="go_backwards").first
+    message.wait_for(timeout=30_000)
+    assert "Bidirectional" in message.inner_text() or "bidirectional" in message.inner_text()
+    train = main.get_by_role("button", name="Train")
+    assert train.is_disabled()
+    assert main.get_by_text("Train is off").first.is_visible()
+    # The message sits right under the switch it is about, not at the bottom.
+    switch_box = main.get_by_test_id("stCheckbox").filter(
+        has=page.get_by_role("switch", name="Go backwards", exact=True)).bounding_box()
+    message_box = message.bounding_box()
+    assert 0 <= message_box["y"] - (switch_box["y"] + switch_box["height"]) < 200
+    screenshot(page, f"journey_go_backwards_{page.viewport_size['width']}")
+    # Undo brings back the settings that train.
+    flip(page, "Go backwards")
+    assert not train.is_disabled()
+    assert main.get_by_test_id("stAlert").filter(has_text="go_backwards").count() == 0
+
+
+def test_return_sequences_on_a_single_layer_is_explained_next_to_its_switch(
+        sized_page, app_url, screenshot):
+    page = sized_page
+    open_app(page, app_url)
+    flip(page, "Return sequences")
+    main = page.get_by_test_id(MAIN)
+    message = main.get_by_test_id("stAlert").filter(has_text="return_sequences").first
+    message.wait_for(timeout=30_000)
+    switch_box = main.get_by_test_id("stCheckbox").filter(
+        has=page.get_by_role("switch", name="Return sequences", exact=True)).bounding_box()
+    assert 0 <= message.bounding_box()["y"] - switch_box["y"] < 250
+    assert main.get_by_role("button", name="Train").is_disabled()
+    assert "layer1.return_sequences" not in link_query(page)  # the URL keeps what trains
+    screenshot(page, f"journey_return_sequences_{page.viewport_size['width']}")
+    assert_no_traceback(page)
+
+
+def test_a_preset_link_opened_in_a_new_context_keeps_its_name_and_text(
+        browser, page, app_url):
+    open_app(page, app_url)
+    preset = presets.get("long_lag_recall")
+    pick_preset(page, preset.title)
+    type_number(page, "Units", 48)
+    shared = page.url
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    try:
+        other = context.new_page()
+        other.goto(shared)
+        wait_idle(other, timeout=120)
+        other.wait_for_selector("h1")
+        assert preset.title in sidebar_text(other)
+        assert preset.look_for[:60] in sidebar_text(other)
+        assert "You have changed settings since loading this preset" in sidebar_text(other)
+        assert number_shown(other, "Units") == "48"
+        assert number_shown(other, "Lag") == str(preset.build().task["lag"])
+        other.reload()
+        wait_idle(other, timeout=120)
+        assert preset.title in sidebar_text(other) and number_shown(other, "Units") == "48"
+        assert_no_traceback(other)
+    finally:
+        context.close()
+
+
+def test_a_regularizer_picked_starts_from_strengths_that_do_something(page, app_url):
+    open_app(page, app_url)
+    section(page, "Regularizers and constraints")
+    choose(page, "Kernel regularizer", "l1l2")
+    main = page.get_by_test_id(MAIN)
+    for label in ("L1", "L2"):
+        slider = main.get_by_test_id("stSlider").filter(has=page.get_by_text(label,
+                                                                             exact=True))
+        value = slider.first.get_by_role("slider").get_attribute("aria-valuenow")
+        assert value is not None and float(value) > 0, (label, value)
+    assert "layer1.kernel_regularizer" in link_query(page)
