@@ -19,7 +19,13 @@ import streamlit as st
 
 from lstm_explorer import model as model_module
 from lstm_explorer import presets, timeline, training
-from lstm_explorer.config import ExperimentConfig, format_text, param_for_key, split_key
+from lstm_explorer.config import (
+    ExperimentConfig,
+    flat_field,
+    format_text,
+    param_for_key,
+    split_key,
+)
 from lstm_explorer.ui.state import ExplorerSession, session
 
 # Query keys that belong to Streamlit itself, not to the config.
@@ -71,11 +77,12 @@ def config_from_link(query: Mapping[str, Any]) -> tuple[ExperimentConfig, str | 
                         "the CSV on the Build & Train page instead. It was ignored.")
     config, problems = ExperimentConfig.from_query({**base, **query})
     for problem in problems:
-        given = query.get(problem.field, problem.value)  # the link's own text, if a key
+        field = flat_field(problem.field)  # as the link spells it
+        given = query.get(field, problem.value)  # the link's own text, if a key
         if isinstance(given, list | tuple):
             given = given[-1] if given else ""
-        messages.append(f"`{problem.field}` = `{_short(given)}`: {problem.message}. "
-                        f"The default was used for {problem.field}.")
+        messages.append(f"`{field}` = `{_short(given)}`: {problem.message}. "
+                        f"The default was used for {field}.")
     return config, preset_key, messages
 
 
@@ -277,6 +284,12 @@ def run_page(page: Any) -> None:
     _RUN.framed = True
     try:
         page.run()
+    except Exception as error:  # noqa: BLE001 - a message naming the settings, no traceback
+        # Streamlit's own rerun and stop signals are BaseExceptions and pass through.
+        logging.getLogger(__name__).exception("the page %r failed", page.title)
+        from lstm_explorer.ui import panels
+
+        panels.failure_panel(session(), error, "Something went wrong on this page.")
     finally:
         _RUN.framed = False
 

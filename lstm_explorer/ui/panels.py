@@ -8,6 +8,7 @@ Each `*_panel` function draws; the numbers come from the library (`model.describ
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ import streamlit as st
 
 from lstm_explorer import figures
 from lstm_explorer import model as model_module
-from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.config import ExperimentConfig, flat_field
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.jobs import (
     DIVERGED,
@@ -27,7 +28,7 @@ from lstm_explorer.jobs import (
     TrainingJob,
 )
 from lstm_explorer.ui import downloads
-from lstm_explorer.ui.state import ExplorerSession, Run
+from lstm_explorer.ui.state import ExplorerSession, Run, session
 
 CHART_CONFIG = {"displaylogo": False}
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
@@ -117,30 +118,50 @@ def changed_settings(config: ExperimentConfig, base: ExperimentConfig | None) ->
         f"{key} back to its default" for key in theirs if key not in mine]
 
 
-def build_failure_panel(explorer: ExplorerSession, error: Exception) -> None:
+def build_failure_panel(explorer: ExplorerSession, error: BaseException) -> None:
     """Keras refused to build the model: say which settings, and offer the way back."""
+    failure_panel(explorer, error, "Keras cannot build this model.")
+
+
+def failure_panel(explorer: ExplorerSession, error: BaseException, headline: str) -> None:
+    """Something failed while building, tracing or drawing: a message, not a traceback.
+
+    Names the settings involved (those changed since the last model that built, else
+    those that differ from the defaults), says what the error said, and offers the way
+    back to the last settings that built. Runs and settings are kept.
+
+    Args:
+        explorer: the session.
+        error: what was raised.
+        headline: one bold sentence: what failed.
+    """
     config = explorer.config
     base = explorer.last_built if explorer.last_built != config else None
     involved = changed_settings(config, base)
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    what = (f"since the last model that built: {', '.join(involved[:8])}" if base is not None
-            else f"the settings that differ from the defaults: {', '.join(involved[:8])}"
-            if involved else "the default settings")
-    st.error(f"**Keras cannot build this model.** It says: {reason}\n\nChanged {what}. "
-             "Change one of them back, or return to the last settings that built. Your "
-             "runs are kept.", icon=":material/error:")
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    reason = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+    if base is not None:
+        what = f"Changed since the last model that built: {', '.join(involved[:8])}."
+    elif involved:
+        what = f"The settings that differ from the defaults: {', '.join(involved[:8])}."
+    else:
+        what = "These are the default settings."
+    back = (" Change one of them back, or return to the last settings that built."
+            if base is not None else " Change one of them, or pick a preset.")
+    st.error(f"**{headline}** It says: {reason[:300]}\n\n{what}{back} Your runs and "
+             "settings are kept.", icon=":material/error:")
     if base is not None:
         st.button("Back to the last settings that built", icon=":material/undo:",
-                  key="back-to-built", on_click=explorer.load,
+                  key=f"back-to-built-{id(error)}", on_click=explorer.load,
                   args=(base, explorer.preset))
 
 
 def draft_panel(explorer: ExplorerSession) -> None:
     """In place of the model summary while the settings shown do not validate."""
     error = explorer.draft_error
-    st.warning(f"**These settings cannot be trained yet.** {error.field}: {error.message}"
-               "\n\nThe message is also next to the setting on the left. The model "
-               "summary comes back when it is fixed; your runs are kept.",
+    st.warning(f"**These settings cannot be trained yet.** {flat_field(error.field)}: "
+               f"{error.message}\n\nThe message is also under the setting on the left. "
+               "The model summary comes back when it is fixed; your runs are kept.",
                icon=":material/warning:")
     st.button("Undo: back to the last valid settings", icon=":material/undo:",
               key="discard-draft", on_click=explorer.discard_draft)
@@ -154,7 +175,8 @@ def why_not_trainable(error: ConfigError | None, *, buildable: bool, csv_ready: 
     'Train is off: upload a CSV file first (under Settings).'
     """
     if error is not None:
-        return f"Train is off: fix **{error.field}** first (the message is next to it)."
+        return (f"Train is off: fix **{flat_field(error.field)}** first (the message is "
+                "under it).")
     if not buildable:
         return "Train is off: Keras cannot build this model (see above)."
     if not csv_ready:
@@ -448,7 +470,11 @@ def live(body: Callable[[], None], *, job: TrainingJob | None, running: bool,
             st.rerun()
         if drawn["enough"] or (rerun_when is not None and rerun_when()):
             st.rerun()
-        body()
+        try:
+            body()
+        except Exception as error:  # noqa: BLE001 - shown as a message, never a traceback
+            logging.getLogger(__name__).exception("drawing a live view failed")
+            failure_panel(session(), error, "These charts could not be drawn.")
         if until is not None and until():
             drawn["enough"] = True
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import streamlit as st
 
 from lstm_explorer import params
-from lstm_explorer.config import ExperimentConfig, format_text, param_for_key
+from lstm_explorer.config import ExperimentConfig, flat_field, format_text, param_for_key
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.params import Param
 from lstm_explorer.ui.state import task_needs
@@ -199,12 +198,13 @@ def not_applicable(param: Param, task_name: str, cell: str) -> str:
 
 
 def error_text(error: ConfigError) -> str:
-    """The message shown for a config error: the field, then what to do."""
-    return f"**{error.field}**: {error.message} (you entered {error.value!r}; the last " \
-           "valid settings are kept until this is fixed)"
+    """The message shown for a config error: the field as links spell it, what to do.
 
-
-_LAYER_FIELD = re.compile(r"^model\.layers\[(\d+)\]")
+    >>> error_text(ConfigError("model.layers[0].units", 0, "must be at least 1"))
+    '**layer1.units**: must be at least 1 (you set 0; what trains stays as it was until this is fixed)'
+    """
+    return (f"**{flat_field(error.field)}**: {error.message} (you set {error.value!r}; "
+            "what trains stays as it was until this is fixed)")
 
 
 def error_key(field: str, keys: Iterable[str]) -> str | None:
@@ -219,7 +219,7 @@ def error_key(field: str, keys: Iterable[str]) -> str | None:
     >>> error_key("model.embedding.input_dim", ["model.embedding"]), error_key("x", [])
     ('model.embedding', None)
     """
-    flat = _LAYER_FIELD.sub(lambda match: f"layer{int(match.group(1)) + 1}", field)
+    flat = flat_field(field)
     matches = [key for key in keys if flat == key or flat.startswith(key + ".")]
     return max(matches, key=len) if matches else None
 
@@ -495,14 +495,18 @@ class _Editor:
         self.error_placed = False
 
     def draw(self, entry: Entry, container: Any = None) -> None:
-        where = container if container is not None else st
         on_change = None if entry.derived else (_edited, (self.explorer, entry.key))
         param_widget(entry.param, entry.key, entry.value, disabled=entry.disabled,
                      note=entry.note, container=container,
                      part="derived" if entry.derived else "", scope=entry.scope,
                      on_change=on_change)
-        if self.error is not None and error_key(self.error.field, [entry.key]):
-            where.error(error_text(self.error), icon=":material/error:")
+
+    def error_under(self, entries: list[Entry]) -> None:
+        """The settings error, full width under the row of the widget it concerns."""
+        if self.error is None or self.error_placed:
+            return
+        if error_key(self.error.field, [entry.key for entry in entries]):
+            st.error(error_text(self.error), icon=":material/error:")
             self.error_placed = True
 
     def grid(self, entries: list[Entry], columns: int = 2) -> None:
@@ -515,12 +519,14 @@ class _Editor:
             cells = st.columns(columns)
             for cell, entry in zip(cells, row):
                 self.draw(entry, cell)
+            self.error_under(row)
             row.clear()
 
         for entry in entries:
             if entry.param.kind in params.CATALOGS or entry.param.kind == params.EMBEDDING:
                 flush()
                 self.draw(entry)
+                self.error_under([entry])
             else:
                 row.append(entry)
                 if len(row) == columns:

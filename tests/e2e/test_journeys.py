@@ -12,6 +12,7 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from lstm_explorer import presets, training
 from tests.e2e.server import wait_idle
@@ -77,26 +78,32 @@ def type_number(page, label: str, value: int | float, within: str | None = None)
     settle(page)
 
 
+def switch_box(page, label: str):
+    return page.get_by_test_id(MAIN).get_by_test_id("stCheckbox").filter(
+        has=page.get_by_role("switch", name=label, exact=True)).first
+
+
 def flip(page, label: str) -> None:
-    switch = page.get_by_test_id(MAIN).get_by_role("switch", name=label, exact=True)
-    page.get_by_test_id("stCheckbox").filter(has=switch).locator("label").click()
+    switch_box(page, label).locator("label").click()
     settle(page)
 
 
 # --- what a person reads -----------------------------------------------------------------
 
 
-def number_shown(page, label: str) -> str:
-    return page.get_by_test_id(MAIN).get_by_label(label, exact=True).first.input_value()
-
-
-def selected(page, label: str) -> str:
-    return page.get_by_test_id(MAIN).get_by_role("combobox", name=label,
-                                                  exact=True).first.input_value()
+def shows(page, label: str, value) -> None:
+    """Assert the field or select box labelled `label` shows `value` (waiting for it)."""
+    field = page.get_by_test_id(MAIN).get_by_label(label, exact=True).first
+    expect(field).to_have_value(str(value), timeout=15_000)
 
 
 def is_disabled(page, label: str) -> bool:
     return page.get_by_test_id(MAIN).get_by_label(label, exact=True).first.is_disabled()
+
+
+def _bottom(locator) -> float:
+    box = locator.bounding_box()
+    return box["y"] + box["height"]
 
 
 def parameters_shown(page) -> int:
@@ -141,11 +148,11 @@ def test_a_preset_picked_in_the_sidebar_is_what_the_page_shows_and_what_train_tr
     pick_preset(page, preset.title)
     assert_no_traceback(page)
     # The widgets, the summary and the URL all show the preset.
-    assert selected(page, "Task") == config.task["name"]
-    assert number_shown(page, "Sequence length") == str(config.task["seq_len"])
+    shows(page, "Task", config.task["name"])
+    shows(page, "Sequence length", config.task["seq_len"])
     layers = config.model["layers"]
-    assert number_shown(page, "Stacked layers") == str(len(layers))
-    assert number_shown(page, "Units") == str(layers[0]["units"])
+    shows(page, "Stacked layers", len(layers))
+    shows(page, "Units", layers[0]["units"])
     reference = training.Trainer(config.with_values({"training.epochs": 1})).run()
     assert parameters_shown(page) == reference.model.count_params()
     assert link_query(page) == {"preset": preset.key}
@@ -164,7 +171,7 @@ def test_a_preset_picked_in_the_sidebar_is_what_the_page_shows_and_what_train_tr
     assert f"loss by epoch {first_loss:.4f}" in line, (line, first_loss)
     # A click on another widget afterwards does not bring back any earlier value.
     type_number(page, "Seed", 1, within="Training")
-    assert number_shown(page, "Units") == str(layers[0]["units"])
+    shows(page, "Units", layers[0]["units"])
     assert link_query(page) == {"preset": preset.key, "training.epochs": "1",
                                 "training.seed": "1"}
 
@@ -202,10 +209,8 @@ def test_bidirectional_with_go_backwards_says_why_next_to_the_switch_and_train_w
     assert train.is_disabled()
     assert main.get_by_text("Train is off").first.is_visible()
     # The message sits right under the switch it is about, not at the bottom.
-    switch_box = main.get_by_test_id("stCheckbox").filter(
-        has=page.get_by_role("switch", name="Go backwards", exact=True)).bounding_box()
-    message_box = message.bounding_box()
-    assert 0 <= message_box["y"] - (switch_box["y"] + switch_box["height"]) < 200
+    below = message.bounding_box()["y"] - _bottom(switch_box(page, "Go backwards"))
+    assert 0 <= below < 200, below
     screenshot(page, f"journey_go_backwards_{page.viewport_size['width']}")
     # Undo brings back the settings that train.
     flip(page, "Go backwards")
@@ -221,9 +226,8 @@ def test_return_sequences_on_a_single_layer_is_explained_next_to_its_switch(
     main = page.get_by_test_id(MAIN)
     message = main.get_by_test_id("stAlert").filter(has_text="return_sequences").first
     message.wait_for(timeout=30_000)
-    switch_box = main.get_by_test_id("stCheckbox").filter(
-        has=page.get_by_role("switch", name="Return sequences", exact=True)).bounding_box()
-    assert 0 <= message.bounding_box()["y"] - switch_box["y"] < 250
+    below = message.bounding_box()["y"] - _bottom(switch_box(page, "Return sequences"))
+    assert 0 <= below < 200, below
     assert main.get_by_role("button", name="Train").is_disabled()
     assert "layer1.return_sequences" not in link_query(page)  # the URL keeps what trains
     screenshot(page, f"journey_return_sequences_{page.viewport_size['width']}")
@@ -246,11 +250,12 @@ def test_a_preset_link_opened_in_a_new_context_keeps_its_name_and_text(
         assert preset.title in sidebar_text(other)
         assert preset.look_for[:60] in sidebar_text(other)
         assert "You have changed settings since loading this preset" in sidebar_text(other)
-        assert number_shown(other, "Units") == "48"
-        assert number_shown(other, "Lag") == str(preset.build().task["lag"])
+        shows(other, "Units", 48)
+        shows(other, "Lag", preset.build().task["lag"])
         other.reload()
         wait_idle(other, timeout=120)
-        assert preset.title in sidebar_text(other) and number_shown(other, "Units") == "48"
+        shows(other, "Units", 48)
+        assert preset.title in sidebar_text(other)
         assert_no_traceback(other)
     finally:
         context.close()
@@ -262,8 +267,8 @@ def test_a_regularizer_picked_starts_from_strengths_that_do_something(page, app_
     choose(page, "Kernel regularizer", "l1l2")
     main = page.get_by_test_id(MAIN)
     for label in ("L1", "L2"):
-        slider = main.get_by_test_id("stSlider").filter(has=page.get_by_text(label,
-                                                                             exact=True))
-        value = slider.first.get_by_role("slider").get_attribute("aria-valuenow")
-        assert value is not None and float(value) > 0, (label, value)
+        slider = main.get_by_test_id("stSlider").filter(
+            has=page.get_by_text(label, exact=True)).first
+        value = slider.get_by_test_id("stSliderThumbValue").inner_text()
+        assert value != "none" and float(value) > 0, (label, value)
     assert "layer1.kernel_regularizer" in link_query(page)
