@@ -336,6 +336,20 @@ def split_key(key: str) -> tuple[str, str, int | None]:
     return section, name, index
 
 
+_LAYER_FIELD = re.compile(r"^model\.layers\[(\d+)\]")
+
+
+def flat_field(field: str) -> str:
+    """An error's field in the flat-key form of share links and widgets.
+
+    Config errors name the JSON path; links and widgets use flat keys.
+
+    >>> flat_field("model.layers[0].go_backwards"), flat_field("task.lag")
+    ('layer1.go_backwards', 'task.lag')
+    """
+    return _LAYER_FIELD.sub(lambda match: f"layer{int(match.group(1)) + 1}", field)
+
+
 def param_for_key(key: str) -> Param:
     """The registry entry behind a flat key such as `layer2.units`."""
     section, name, _ = split_key(key)
