@@ -99,7 +99,7 @@ def experiment_panel(explorer: ExplorerSession, state: batch.BatchState, number:
     job = state.lab.get(experiment.key)
     running = job is not None and state.job is job and state.running
     busy = batch_view.busy_reason(explorer, state, batch.LAB)
-    run_column, stop_column, note_column = st.columns([1, 1, 4])
+    run_column, stop_column, open_column, note_column = st.columns([1, 1, 1.7, 2.3])
     start = run_column.button("Run", type="primary", icon=":material/play_arrow:",
                               key=f"lab_run_{experiment.key}", disabled=bool(busy),
                               width="stretch")
@@ -108,6 +108,13 @@ def experiment_panel(explorer: ExplorerSession, state: batch.BatchState, number:
                               help="Stops the running training after its current batch and "
                                    "starts no further run; the runs trained so far are kept "
                                    "and concluded from.")
+    if open_column.button("Open in Build & Train", icon=":material/open_in_new:",
+                          key=f"lab_open_{experiment.key}", width="stretch",
+                          help="Loads this experiment's base settings into Build & Train, "
+                               "to change them and train them one at a time."):
+        # Loaded before Build & Train draws anything, so its widgets show it at once.
+        explorer.load(experiment.base_config())
+        st.switch_page("pages/build_train.py")
     if busy and not running:
         note_column.caption(busy)
     if stop and job is not None:

@@ -272,3 +272,23 @@ def test_a_regularizer_picked_starts_from_strengths_that_do_something(page, app_
         value = slider.get_by_test_id("stSliderThumbValue").inner_text()
         assert value != "none" and float(value) > 0, (label, value)
     assert "layer1.kernel_regularizer" in link_query(page)
+
+
+def test_a_lab_experiment_opened_in_build_and_train_is_what_its_widgets_show(page, app_url):
+    from lstm_explorer import lab
+
+    experiment = lab.EXPERIMENTS[0]
+    config = experiment.base_config()
+    open_app(page, app_url)
+    type_number(page, "Units", 7)  # something the experiment replaces
+    page.locator('[data-testid="stSidebarNav"] a', has_text="The Lab").click()
+    page.wait_for_selector("h1:has-text('The Lab')")
+    wait_idle(page)
+    page.get_by_test_id(MAIN).get_by_role("button", name="Open in Build & Train").first.click()
+    page.wait_for_selector("h1:has-text('Build & Train')", timeout=60_000)
+    settle(page)
+    shows(page, "Task", config.task["name"])
+    shows(page, "Sequence length", config.task["seq_len"])
+    shows(page, "Units", config.model["layers"][0]["units"])
+    assert link_query(page) == config.to_query()
+    assert_no_traceback(page)
