@@ -582,6 +582,153 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
     )
 
 
+# --- the trivial baseline ------------------------------------------------------------------
+
+#: How many standard errors of a baseline's estimate a score must beat it by to count as
+#: better than chance.
+BASELINE_STANDARD_ERRORS = 3.0
+
+# Keras's own default for its Huber loss.
+_HUBER_DELTA = 1.0
+# Keras clips predicted probabilities to [eps, 1 - eps] in its cross-entropies.
+_EPSILON = 1e-7
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a model that learned nothing scores on the data of a run.
+
+    The trivial answer of each task: always the mean target (adding), the most frequent
+    class (recall, tokens), or the last input value repeated (sine, csv), scored on the
+    validation set (the training set when there is none), in the run's own loss and, for
+    the classification tasks, in accuracy.
+
+    Args:
+        value: the score to compare with the history's `key`: an accuracy for recall and
+            tokens, otherwise a loss in the run's loss (mse, mae or huber).
+        description: how the trivial model answers, e.g. `"always answering 1.0"`.
+        key: the history key `value` compares with: `"val_loss"` or `"val_accuracy"`,
+            or `"loss"` / `"accuracy"` when the run has no validation set.
+        higher_is_better: whether a larger score is better (accuracy). Default: `False`.
+        margin: `BASELINE_STANDARD_ERRORS` standard errors of `value` as measured on
+            these samples: a score beyond `value` by more than this beats the baseline
+            by more than chance. Default: `0.0`.
+        samples: how many target values it was measured on. Default: `0`.
+        loss: the trivial model's loss, in the run's loss, comparable with the
+            `loss` / `val_loss` curves (equal to `value` unless `key` is an accuracy).
+            Default: `None`.
+
+    Example:
+
+    >>> Baseline(0.167, "always answering 1.0", "val_loss").to_dict()["description"]
+    'always answering 1.0'
+    """
+
+    value: float
+    description: str
+    key: str
+    higher_is_better: bool = False
+    margin: float = 0.0
+    samples: int = 0
+    loss: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form kept in a history under `"baseline"`."""
+        return {"value": self.value, "description": self.description, "key": self.key,
+                "higher_is_better": self.higher_is_better, "margin": self.margin,
+                "samples": self.samples, "loss": self.loss}
+
+
+def trivial_baseline(config: Any, data: TaskData) -> Baseline:
+    """Score the trivial answer of a run's task on the run's own data.
+
+    adding: always answering the mean of the targets (scored with the run's loss; for
+    mse that is their variance; mae answers their median instead). recall and tokens:
+    always answering the most frequent class of the training targets, as an accuracy
+    (and, as `loss`, the cross-entropy of predicting the training class frequencies).
+    sine and csv: repeating the last input value (the naive forecast). Everything is
+    measured on the validation set, or on the training set when there is none.
+
+    Args:
+        config: the run's `ExperimentConfig` (its `task["name"]` and `loss` are read).
+        data: the `TaskData` the run trained on.
+
+    Returns:
+        A `Baseline`.
+
+    Example:
+
+    >>> from lstm_explorer.config import ExperimentConfig
+    >>> config = ExperimentConfig.from_dict({"task": {"n_samples": 200, "seq_len": 10}})
+    >>> baseline = trivial_baseline(config, make(config.task))
+    >>> baseline.key, baseline.description, round(baseline.value, 3)
+    ('val_loss', 'always answering 1.0', 0.138)
+    """
+    name = _check_name(config.task.get("name"))
+    loss_name = config.loss
+    validation = len(data.x_val) > 0
+    x, y = (data.x_val, data.y_val) if validation else (data.x_train, data.y_train)
+    prefix = "val_" if validation else ""
+    if data.kind == "multiclass" or data.kind == "binary":
+        return _class_baseline(name, loss_name, data.y_train, y, prefix)
+    target = np.asarray(y, dtype=np.float64).ravel()
+    if name in ("sine", "csv"):
+        # The value before each target is the last input (per step: the input at that step).
+        before = x if y.ndim == 3 else x[:, -1, :]
+        answer = np.asarray(before, dtype=np.float64).ravel()
+        description = "repeating the last input value"
+    else:
+        constant = float(np.median(target) if loss_name == "mae" else np.mean(target))
+        answer = np.full_like(target, constant)
+        description = f"always answering {_short_number(constant)}"
+    losses = _regression_losses(target - answer, loss_name)
+    value = float(np.mean(losses))
+    margin = BASELINE_STANDARD_ERRORS * float(np.std(losses)) / math.sqrt(len(losses))
+    return Baseline(value, description, prefix + "loss", False, margin, len(losses), value)
+
+
+def _regression_losses(errors: np.ndarray, loss_name: str) -> np.ndarray:
+    if loss_name == "mae":
+        return np.abs(errors)
+    if loss_name == "huber":
+        size = np.abs(errors)
+        return np.where(size <= _HUBER_DELTA, 0.5 * errors**2,
+                        _HUBER_DELTA * size - 0.5 * _HUBER_DELTA**2)
+    return errors**2
+
+
+def _class_baseline(name: str, loss_name: str, y_train: np.ndarray, y: np.ndarray,
+                    prefix: str) -> Baseline:
+    train = np.asarray(y_train).ravel().astype(np.int64)
+    target = np.asarray(y).ravel().astype(np.int64)
+    counts = np.bincount(train, minlength=int(max(train.max(), target.max())) + 1)
+    # Ties go to the smaller id, as np.argmax picks the first.
+    majority = int(np.argmax(counts))
+    accuracy = float(np.mean(target == majority))
+    margin = BASELINE_STANDARD_ERRORS * math.sqrt(accuracy * (1 - accuracy) / len(target))
+    frequencies = np.clip(counts / counts.sum(), _EPSILON, 1 - _EPSILON)
+    if name == "recall":
+        loss = -float(np.mean(np.log(frequencies[target])))
+        description = f"always answering symbol {majority}, the most frequent"
+    else:
+        positive = float(frequencies[1]) if len(frequencies) > 1 else _EPSILON
+        if loss_name == "mse":
+            loss = float(np.mean((target - positive) ** 2))
+        else:
+            loss = -float(np.mean(target * np.log(positive)
+                                  + (1 - target) * np.log(1 - positive)))
+        label = "positive" if majority == 1 else "negative"
+        description = f"always answering {label}, the more frequent label"
+    return Baseline(accuracy, description, prefix + "accuracy", True, margin, len(target),
+                    loss)
+
+
+def _short_number(value: float) -> str:
+    """Two decimals without trailing zeros, but at least one: 0.998 -> '1.0'."""
+    text = f"{value:.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
 def _check_name(name: Any) -> str:
     if name not in TASK_NAMES:
         raise ConfigError("task.name", name, f"must be one of {', '.join(TASK_NAMES)}")

@@ -102,10 +102,12 @@ class TrainingResult:
         config: the config that was trained.
         model: the trained `keras.Model` (weights as they were when training ended).
         data: the `tasks.TaskData` it was trained on.
-        history: `{"epochs": [row, ...], "status": ..., "message": ...}`; each row has
-            `epoch`, `loss`, `val_loss`, the metric and `val_` metric, `seconds`, and
-            `probe` (the trace summary: loss, grad_h, grad_c, weight_grad_norms,
-            saturation).
+        history: `{"epochs": [row, ...], "status": ..., "message": ..., "notes": [...],
+            "baseline": {...}}`; each row has `epoch`, `loss`, `val_loss`, the metric and
+            `val_` metric, `seconds`, and `probe` (the trace summary: loss, grad_h,
+            grad_c, weight_grad_norms, saturation); `baseline` is
+            `tasks.trivial_baseline(config, data).to_dict()`, what a model that learned
+            nothing scores on the same data.
         traces: the trace of the probe batch at each epoch end, in order.
         status: `"finished"`, `"stopped"` or `"diverged"`.
         message: a sentence that says how it ended.
@@ -286,7 +288,9 @@ class Trainer:
         # traces them again if the model is ever trained or evaluated again).
         model.train_function = model.test_function = model.predict_function = None
         history = {"epochs": callback.rows, "status": callback.status,
-                   "message": callback.final_message(), "notes": notes}
+                   "message": callback.final_message(), "notes": notes,
+                   # Kept with the run, so that a saved run can be judged without its data.
+                   "baseline": tasks.trivial_baseline(self.config, data).to_dict()}
         result = TrainingResult(self.config, model, data, history, callback.traces,
                                 callback.status, history["message"])
         kind = {FINISHED: FINISHED, "stopped": STOPPED, "diverged": DIVERGED}[callback.status]

@@ -634,3 +634,105 @@ def test_arranging_a_stream_for_state_makes_each_row_continue_itself():
     for batch in range(2):
         for row in range(4):
             assert targets[batch, row] == batches[batch + 1, row, 0]
+
+
+# --- the trivial baseline ------------------------------------------------------------------
+
+
+def baseline_of(config_dict: dict, **make_options):
+    from lstm_explorer.config import ExperimentConfig
+
+    config = ExperimentConfig.from_dict(config_dict)
+    validation_split = config.training["validation_split"]
+    data = tasks.make(config.task, validation_split=validation_split,
+                      per_step_targets=config.per_step_targets, **make_options)
+    return tasks.trivial_baseline(config, data), data
+
+
+def test_the_adding_baseline_is_the_variance_of_the_validation_targets():
+    baseline, data = baseline_of({"task": {"n_samples": 300, "seq_len": 12, "seed": 3}})
+    targets = data.y_val[:, 0].astype(np.float64)
+    squared = (targets - targets.mean()) ** 2
+    assert baseline.key == "val_loss" and not baseline.higher_is_better
+    assert baseline.value == pytest.approx(targets.var())
+    assert baseline.loss == pytest.approx(targets.var())
+    assert baseline.samples == 60
+    assert baseline.margin == pytest.approx(3 * squared.std() / np.sqrt(60))
+    answer = float(baseline.description.removeprefix("always answering "))
+    assert answer == pytest.approx(targets.mean(), abs=0.005)
+
+
+def test_with_mae_the_adding_baseline_answers_the_median():
+    baseline, data = baseline_of({"task": {"n_samples": 300, "seq_len": 12},
+                                  "training": {"loss": "mae"}})
+    targets = data.y_val[:, 0].astype(np.float64)
+    assert baseline.value == pytest.approx(np.abs(targets - np.median(targets)).mean())
+
+
+def test_with_huber_the_adding_baseline_is_quadratic_below_one_and_linear_above():
+    baseline, data = baseline_of({"task": {"n_samples": 300, "seq_len": 12},
+                                  "training": {"loss": "huber"}})
+    errors = np.abs(data.y_val[:, 0].astype(np.float64) - data.y_val.mean(dtype=np.float64))
+    expected = np.where(errors <= 1, 0.5 * errors**2, errors - 0.5).mean()
+    assert baseline.value == pytest.approx(expected)
+
+
+def test_without_a_validation_set_the_baseline_is_measured_on_the_training_set():
+    baseline, data = baseline_of({"task": {"n_samples": 50, "seq_len": 6},
+                                  "training": {"validation_split": 0.0}})
+    assert baseline.key == "loss" and baseline.samples == 50
+    assert baseline.value == pytest.approx(data.y_train.astype(np.float64).var())
+
+
+def test_the_recall_baseline_always_answers_the_most_frequent_training_symbol():
+    baseline, data = baseline_of({"task": {"name": "recall", "n_samples": 400, "seq_len": 8,
+                                           "lag": 3, "n_symbols": 5, "seed": 1}})
+    counts = np.bincount(data.y_train, minlength=5)
+    majority = int(np.argmax(counts))
+    assert baseline.key == "val_accuracy" and baseline.higher_is_better
+    assert baseline.value == pytest.approx(np.mean(data.y_val == majority))
+    assert f"symbol {majority}" in baseline.description
+    frequencies = counts / counts.sum()
+    assert baseline.loss == pytest.approx(-np.log(frequencies[data.y_val]).mean())
+    accuracy = baseline.value
+    assert baseline.margin == pytest.approx(3 * np.sqrt(accuracy * (1 - accuracy) / 80))
+
+
+def test_with_per_step_targets_the_recall_baseline_counts_every_step():
+    baseline, data = baseline_of({"task": {"name": "recall", "n_samples": 100, "seq_len": 8,
+                                           "lag": 2},
+                                  "model": {"layers": [{"return_sequences": True}]}})
+    majority = int(np.argmax(np.bincount(data.y_train.ravel())))
+    assert baseline.samples == 20 * 8
+    assert baseline.value == pytest.approx(np.mean(data.y_val == majority))
+
+
+def test_the_tokens_baseline_answers_the_more_frequent_label():
+    baseline, data = baseline_of({"task": {"name": "tokens", "n_samples": 300, "seq_len": 10},
+                                  "model": {"embedding": {"output_dim": 4}}})
+    labels = data.y_train[:, 0]
+    majority = int(labels.mean() > 0.5)
+    assert baseline.value == pytest.approx(np.mean(data.y_val[:, 0] == majority))
+    positive = labels.mean()
+    y = data.y_val[:, 0]
+    assert baseline.loss == pytest.approx(
+        -(y * np.log(positive) + (1 - y) * np.log(1 - positive)).mean())
+    assert "label" in baseline.description
+
+
+def test_the_sine_baseline_repeats_the_last_input_value():
+    baseline, data = baseline_of({"task": {"name": "sine", "n_samples": 200, "seq_len": 15,
+                                           "noise": 0.1}})
+    expected = np.mean((data.y_val[:, 0].astype(np.float64) - data.x_val[:, -1, 0]) ** 2)
+    assert baseline.value == pytest.approx(expected)
+    assert baseline.description == "repeating the last input value"
+    assert any(f"{expected:.3g}" in note for note in data.notes)
+
+
+def test_the_per_step_csv_baseline_repeats_each_steps_input():
+    baseline, data = baseline_of({"task": {"name": "csv", "seq_len": 10},
+                                  "model": {"layers": [{"return_sequences": True}]}},
+                                 csv_text=WITH_HEADER)
+    expected = np.mean((data.y_val.astype(np.float64) - data.x_val) ** 2)
+    assert baseline.value == pytest.approx(expected)
+    assert baseline.samples == data.y_val.size
