@@ -8,7 +8,8 @@ python -m lstm_explorer figures --run RUN_DIR --out FIG_DIR [--format png|svg|ht
 python -m lstm_explorer code    --config CFG.json
 ```
 A bad config or argument ends with exit status 2 and one message naming the field,
-never a traceback.
+never a traceback. `train` prints its progress on stderr and, as its last line, the
+run's verdict (`readings.verdict`) on stdout.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def _train(arguments) -> int:
         config = config.with_values({"training.epochs": arguments.epochs})
     for note in config.notes():
         print(f"note: {note}", file=sys.stderr)
-    from lstm_explorer import runs
+    from lstm_explorer import readings, runs
     from lstm_explorer.training import Trainer
 
     # The csv task reads task.path itself, with its size and encoding checks.
@@ -139,7 +140,10 @@ def _train(arguments) -> int:
     result = trainer.run()
     runs.save_run(result, arguments.out)
     print(f"{result.message} Wrote {arguments.out}/ (config.json, model.keras, "
-          "history.json, trace.npz).", file=sys.stderr)
+          f"history.json, trace.npz, {runs.VERDICT_FILE}).", file=sys.stderr, flush=True)
+    # The last line, on stdout: what a person reads first, and what a script can keep
+    # (`... | tail -n 1`).
+    print(readings.verdict(config, result.history), flush=True)
     return 0 if result.status != "diverged" else 1
 
 

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from lstm_explorer import cli, export
+from lstm_explorer import cli, export, readings, tasks
+from lstm_explorer.config import ExperimentConfig
 
 TINY = {"task": {"seq_len": 6, "n_samples": 48}, "model": {"layers": [{"units": 3}]},
         "training": {"epochs": 3, "batch_size": 16}}
@@ -26,7 +27,7 @@ def run_dir(tmp_path_factory):
 
 def test_train_writes_the_documented_run_directory(run_dir):
     assert sorted(path.name for path in run_dir.iterdir()) == [
-        "config.json", "history.json", "model.keras", "trace.npz"]
+        "config.json", "history.json", "model.keras", "trace.npz", "verdict.txt"]
     config = json.loads((run_dir / "config.json").read_text())
     assert config["training"]["epochs"] == 2
     assert config["model"]["layers"][0]["recurrent_initializer"] == "orthogonal"
@@ -51,6 +52,29 @@ def test_train_prints_progress_per_epoch(tmp_path, capsys):
     assert cli.main(["train", "--config", str(config_path), "--out", str(tmp_path / "r")]) == 0
     errors = capsys.readouterr().err
     assert "epoch 1/3" in errors and "epoch 3/3" in errors and "Wrote" in errors
+
+
+def test_train_prints_the_runs_verdict_as_its_last_line_and_keeps_it_in_the_run(tmp_path,
+                                                                                 capsys):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(TINY))
+    run = tmp_path / "run"
+    assert cli.main(["train", "--config", str(config_path), "--out", str(run),
+                     "--epochs", "2"]) == 0
+    printed = capsys.readouterr()
+    last = printed.out.splitlines()[-1]
+    config, history, _ = export.read_run(run)
+    config = ExperimentConfig.from_dict(config)
+    assert last == readings.verdict(config, history)
+    assert last == history["verdict"] == (run / "verdict.txt").read_text(encoding="utf-8").strip()
+    assert last not in printed.err  # stdout, after the progress on stderr
+    # The baseline: always answering the mean of the validation targets scores their
+    # variance.
+    targets = tasks.make(config.task).y_val.astype(np.float64)
+    variance = float(((targets - targets.mean()) ** 2).mean())
+    assert history["baseline"]["value"] == pytest.approx(variance)
+    assert f"({variance:.3g})" in last
+    assert last.startswith(("Learned: ", "Learned a little: ", "Learned nothing: "))
 
 
 def test_figures_exports_every_figure_of_a_run_as_svg(run_dir, tmp_path):

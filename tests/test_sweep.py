@@ -109,7 +109,7 @@ def test_the_sweep_command_writes_one_run_directory_per_value(swept):
     for units in (2, 3):
         run_dir = out / f"layer.units={units}"
         assert sorted(p.name for p in run_dir.iterdir()) == [
-            "config.json", "history.json", "model.keras", "trace.npz"]
+            "config.json", "history.json", "model.keras", "trace.npz", "verdict.txt"]
         config = json.loads((run_dir / "config.json").read_text())
         assert config["model"]["layers"][0]["units"] == units
         assert config["training"]["epochs"] == 1
