@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstm_explorer import compare
+from lstm_explorer import compare, readings
 from lstm_explorer.compare import RunSummary, final_metric, step0_ratio
 from lstm_explorer.config import ExperimentConfig
 
@@ -238,14 +238,16 @@ class _Baseline:
 
     key: str          # history key: "val_accuracy" or "val_loss"
     value: float      # chance accuracy, or the loss of always answering the mean
-    threshold: float  # better than this counts as beating the baseline
+    margin: float     # beyond value by more than this counts as beating the baseline
     higher: bool      # whether higher is better
     text: str         # e.g. "chance 12.5%"
 
     def beaten(self, value: float | None) -> bool:
-        if value is None or not math.isfinite(value):
-            return False
-        return value > self.threshold if self.higher else value < self.threshold
+        # The verdict's own judgement (readings.learning_level), so that the Lab and a
+        # run's verdict never disagree on whether a run learned.
+        level = readings.learning_level(value, {"value": self.value, "margin": self.margin,
+                                                "higher_is_better": self.higher})
+        return level in (readings.LEARNED, readings.LEARNED_A_LITTLE)
 
     def show(self, value: float | None) -> str:
         return _pct(value) if self.higher else _num(value)
@@ -261,16 +263,36 @@ def _baseline(config: ExperimentConfig | None) -> _Baseline | None:
     if name == "recall" and not config.per_step_targets:
         chance = 1.0 / config.task["n_symbols"]
         margin = 3.0 * math.sqrt(chance * (1.0 - chance) / n_val)
-        return _Baseline("val_accuracy", chance, chance + margin, True, f"chance {_pct(chance)}")
+        return _Baseline("val_accuracy", chance, margin, True, f"chance {_pct(chance)}")
     if name == "adding" and config.loss == "mse":
         # The sum of two uniform numbers has mean 1 and variance 1/6; always answering 1.0
         # scores mse 1/6. Its estimate on n samples has standard deviation
         # sqrt((E[d^4] - 1/36) / n) with E[d^4] = 1/15.
         value = 1.0 / 6.0
         margin = 3.0 * math.sqrt((1.0 / 15.0 - 1.0 / 36.0) / n_val)
-        return _Baseline("val_loss", value, value - margin, False,
+        return _Baseline("val_loss", value, margin, False,
                          f"always answering 1.0 scores {value:.3f}")
     return None
+
+
+def _run_baseline(summary: RunSummary) -> _Baseline | None:
+    """The baseline measured on the run's own data (`tasks.trivial_baseline`, kept in its
+    history) where the trainer recorded one, else the one expected from its config."""
+    expected = _baseline(_config(summary))
+    stored = (summary.history or {}).get("baseline")
+    if expected is None or not isinstance(stored, Mapping) or stored.get("key") != expected.key:
+        return expected
+    try:
+        value, margin = float(stored["value"]), float(stored.get("margin") or 0.0)
+    except (KeyError, TypeError, ValueError):
+        return expected
+    if not (math.isfinite(value) and math.isfinite(margin)):
+        return expected
+    if expected.higher:
+        return _Baseline(expected.key, value, margin, True, f"chance {_pct(value)}")
+    return _Baseline(expected.key, value, margin, False,
+                     f"{stored.get('description') or 'always answering the mean'} scores "
+                     f"{value:.3f}")
 
 
 def _final(summary: RunSummary, key: str) -> float | None:
@@ -286,7 +308,7 @@ def _final(summary: RunSummary, key: str) -> float | None:
 
 def _result_text(summaries: Sequence[RunSummary]) -> tuple[str, list[RunSummary], _Baseline | None]:
     """'Validation accuracy after 10 epochs: A 12%, B 85% (chance 12.5%).' and who beat it."""
-    baseline = next((b for b in (_baseline(_config(s)) for s in summaries) if b), None)
+    baseline = next((b for b in (_run_baseline(s) for s in summaries) if b), None)
     if baseline is None:
         metric = next((compare.metric_name(s.history) for s in summaries
                        if compare.metric_name(s.history)), None)
@@ -301,7 +323,9 @@ def _result_text(summaries: Sequence[RunSummary]) -> tuple[str, list[RunSummary]
     epochs = sorted({_epochs_run(s) for s in summaries})
     after = f" after {epochs[0]} epochs" if len(epochs) == 1 else ""
     label = "Validation accuracy" if baseline.higher else "Validation loss (mse)"
-    beaten = [s for s in summaries if baseline.beaten(_final(s, baseline.key))]
+    # Each run against its own data's baseline (a sweep of the lag changes the data).
+    beaten = [s for s in summaries
+              if (_run_baseline(s) or baseline).beaten(_final(s, baseline.key))]
     return f"{label}{after}: {', '.join(values)} ({baseline.text}).", beaten, baseline
 
 
@@ -592,7 +616,7 @@ def conclude_exploding(summaries: Sequence[RunSummary]) -> str:
             sentences.append(sentence + ".")
         else:
             loss = compare.final_loss(s.history, validation=False)
-            baseline = _baseline(_config(s))
+            baseline = _run_baseline(s)
             reference = (f" ({baseline.text})" if baseline is not None and not baseline.higher
                          else "")
             sentences.append(f"{s.name} finished all {_epochs_run(s)} epochs with a final "

@@ -4,9 +4,10 @@ import dataclasses
 import math
 import re
 
+import numpy as np
 import pytest
 
-from lstm_explorer import compare, lab
+from lstm_explorer import compare, lab, readings, tasks
 from lstm_explorer.compare import RunSummary
 from lstm_explorer.config import ExperimentConfig
 
@@ -124,6 +125,27 @@ def test_the_cells_conclusion_changes_when_the_numbers_change():
     reversed_text = lab.conclude_cells(cells(accuracies=(0.9, 0.12, 0.12)))
     assert "Only the SimpleRNN beat chance." in reversed_text
     assert "More gradient at step 0 did not decide it: the LSTM" in reversed_text
+
+
+def test_a_run_is_judged_against_the_baseline_of_its_own_data_as_its_verdict_is():
+    adding = ExperimentConfig.from_dict({"task": {"name": "adding", "seq_len": T}})
+    stored = {"value": 0.16, "margin": 0.005, "key": "val_loss", "higher_is_better": False,
+              "description": "always answering 0.98"}
+    summaries = []
+    for name, val_loss in (("SimpleRNN", 0.159), ("GRU", 0.15), ("LSTM", 0.01)):
+        summary = run(name, decaying(1.0), config=adding)
+        for row in summary.history["epochs"]:
+            row["val_loss"] = val_loss
+        summary.history["baseline"] = stored
+        summaries.append(summary)
+    text = lab.conclude_cells(summaries)
+    # 0.15 is within 3 standard errors of 1/6 on 400 samples, but beats the 0.16 that
+    # always answering the mean of this run's own targets scored.
+    assert "(always answering 0.98 scores 0.160)" in text
+    assert "Only the GRU and LSTM beat the always-1.0 answer." in text
+    levels = [readings.learning_level(s.history["epochs"][-1]["val_loss"], stored)
+              for s in summaries]
+    assert levels == [readings.LEARNED_NOTHING, readings.LEARNED_A_LITTLE, readings.LEARNED]
 
 
 def test_the_cells_conclusion_survives_a_diverged_run_and_missing_configs():
@@ -280,7 +302,11 @@ def test_the_cells_experiment_runs_for_real_and_concludes_on_each_cell(tmp_path)
         assert f"in the {summary.name}" in conclusion
         ratio = compare.step0_ratio(summary.history)
         assert f"{ratio:.1e}" in conclusion  # the measured number, not a canned one
-    assert "always answering 1.0 scores 0.167" in conclusion
+    # The baseline is measured on the run's own validation set: always answering the
+    # mean of its targets scores their variance.
+    targets = tasks.make(summaries[0].config.task).y_val.astype(np.float64)
+    mean, variance = targets.mean(), ((targets - targets.mean()) ** 2).mean()
+    assert f"always answering {mean:.2f} scores {variance:.3f}" in conclusion
     assert {e.index for e in events if e.kind == "training"} == {0, 1, 2}
     assert (tmp_path / "conclusion.txt").read_text().strip() == conclusion
     figures = sorted(p.name for p in (tmp_path / "comparison").glob("*.html"))
