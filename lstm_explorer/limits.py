@@ -36,7 +36,7 @@ LSTM_EXPLORER_SESSION_TIMEOUT       60       seconds after a tab was last seen (
 
 Sizing (measured on a 2-core CPU machine, TF 2.21, `bench/memory_soak.py` and
 `bench/load_test.py`): a Streamlit process with TensorFlow loaded holds about 0.7 GB.
-One default training (32 units, 50 steps, 2000 samples, 10 epochs) grows it by about
+One training of 32 units, 50 steps, 2000 samples and 10 epochs grows it by about
 18 MB the first time (TensorFlow compiles its kernels) and 5-7 MB after that, which is
 what the finished run keeps: its data, its weights and ten traces. 50 trainings in a row
 in one session grow the process by 18 MB in all once the session holds its 8 runs.
@@ -405,7 +405,7 @@ def estimate(config: ExperimentConfig) -> Estimate:
 
     >>> parts = estimate(ExperimentConfig.default())
     >>> round(parts.training / 2**20), round(parts.kept / 2**20)
-    (20, 5)
+    (13, 3)
     """
     task, training, model = config.task, config.training, config.model
     cell = model["cell"]

@@ -196,7 +196,7 @@ def build(config: ExperimentConfig, *, gpu_present: bool | None = None) -> keras
     >>> config = ExperimentConfig.from_dict(
     ...     {"task": {"name": "tokens"}, "model": {"embedding": {"output_dim": 16}}})
     >>> build(config).input_shape
-    (None, 50)
+    (None, 20)
     """
     model_plan = plan(config, gpu_present=gpu_present)
     if model_plan.batch_size is not None:

@@ -46,14 +46,15 @@ PRESETS: tuple[Preset, ...] = (
         "default",
         "Adding problem, one LSTM(32) (the default)",
         {},
-        "Two numbers in a 50-step sequence are marked; the model must output their sum, "
-        "so it has to remember the first one for up to 50 steps. In 10 epochs the loss "
-        "stays near 0.167, what always answering 1.0 scores: open Gradient Flow and see "
-        "why. The gradient reaching step 0 is about a millionth of the one at the last "
-        "step, so the early marker barely changes the weights. Set the sequence length "
-        "to 10 and train again: step 0 now gets about a tenth of the last step's "
-        "gradient and the loss falls well below 0.167. Trains in under 10 seconds on a "
-        "2-core CPU.",
+        "Two numbers in a 20-step sequence are marked; the model must output their sum, "
+        "so it has to remember the first one for up to 19 steps. Always answering the "
+        "mean (about 1.0) scores a validation loss of about 0.16. For the first 3 to 6 "
+        "epochs the loss stays near that, then, once the LSTM has learned to keep the "
+        "first marked number in its cell state, it falls within two or three epochs to "
+        "0.001-0.005 by epoch 10, 30 to 130 times lower (measured for seeds 0 to 4). Open "
+        "Gradient Flow: a tenth to a quarter of the gradient at the last step still "
+        "reaches step 0. Then try 'Vanishing gradients: the adding problem over 50 "
+        "steps' to see the same model fail. Trains in 3 to 7 seconds on a 2-core CPU.",
     ),
     Preset(
         "article_classifier",
@@ -61,7 +62,7 @@ PRESETS: tuple[Preset, ...] = (
         {"task": {"name": "tokens", "vocab_size": 1000, "seq_len": 40},
          "model": {"embedding": {"output_dim": 64, "input_dim": 1000},
                    "layers": [{"units": 128}]},
-         "training": {"epochs": 5}},
+         "training": {"epochs": 5, "learning_rate": 0.001}},
         "Embedding(1000, 64) → LSTM(128) → Dense(1, sigmoid) with binary cross-entropy, "
         "as in the article. The LSTM returns only its last h (return_sequences=False), "
         "which must summarise the whole sequence. Watch the input gate: it opens on the "
@@ -74,7 +75,7 @@ PRESETS: tuple[Preset, ...] = (
         {"task": {"name": "tokens", "vocab_size": 1000, "seq_len": 40},
          "model": {"embedding": {"output_dim": 64, "input_dim": 1000},
                    "layers": [{"units": 128, "return_sequences": True}, {"units": 64}]},
-         "training": {"epochs": 5}},
+         "training": {"epochs": 5, "learning_rate": 0.001}},
         "LSTM(128, return_sequences=True) feeds its whole sequence of h to LSTM(64), which "
         "returns only its last h. Compare the gradient-flow plots of the two layers: the "
         "lower layer receives its gradient through the upper one at every step, so its "
@@ -86,7 +87,8 @@ PRESETS: tuple[Preset, ...] = (
         {"task": {"name": "sine", "seq_len": 10, "n_samples": 1600, "noise": 0.02,
                   "stream": True},
          "model": {"layers": [{"units": 64, "stateful": True}]},
-         "training": {"batch_size": 32, "epochs": 10, "loss": "mse"}},
+         "training": {"batch_size": 32, "epochs": 10, "loss": "mse",
+                      "learning_rate": 0.001}},
         "keras.Input(batch_shape=(32, 10, 1)) replaces the article's batch_input_shape, "
         "and each epoch starts with reset_state() on the layer, since Keras 3 has no "
         "model.reset_states(). Training runs without shuffling and the data is trimmed "
@@ -95,11 +97,28 @@ PRESETS: tuple[Preset, ...] = (
         "h at step 0 of the probe batch: it does not start from zero.",
     ),
     Preset(
+        "vanishing_adding",
+        "Vanishing gradients: the adding problem over 50 steps",
+        {"task": {"name": "adding", "seq_len": 50},
+         "model": {"layers": [{"units": 32}]},
+         "training": {"learning_rate": 0.001, "batch_size": 64, "epochs": 10}},
+        "The default experiment made harder: the two marked numbers lie in a 50-step "
+        "sequence, so the first must be remembered for up to 49 steps, and Adam takes "
+        "its own default steps (learning rate 0.001, batches of 64). In 10 epochs the "
+        "loss falls to about 0.16, what always answering the mean (about 1.0) scores, "
+        "and stays there: the model has learned nothing but the mean. Open Gradient "
+        "Flow and see why: the gradient reaching step 0 is about a thousandth of the one "
+        "at the last step, so the early marker barely changes the weights. Go back to "
+        "the default experiment (20 steps, learning rate 0.01, batches of 32) and train "
+        "again: the loss falls 30 to 130 times below the mean's. Trains in 5 to 7 "
+        "seconds on a 2-core CPU.",
+    ),
+    Preset(
         "long_lag_recall",
         "Vanishing gradients: recall a symbol 40 steps back",
         {"task": {"name": "recall", "seq_len": 50, "lag": 40},
          "model": {"layers": [{"units": 32}]},
-         "training": {"epochs": 10, "learning_rate": 0.005}},
+         "training": {"epochs": 10, "learning_rate": 0.005, "batch_size": 64}},
         "The answer is the symbol seen 40 steps before the end. Look at the epochs × steps "
         "heatmap of the gradient: the early steps, where the answer lies, receive a "
         "gradient orders of magnitude smaller than the last ones. Switch the cell to "

@@ -61,12 +61,12 @@ def mixed_runs():
 def test_differing_parameters_lists_exactly_the_keys_that_differ():
     base = ExperimentConfig.default()
     configs = [base,
-               base.with_values({"layer.units": 8, "training.learning_rate": 0.01}),
+               base.with_values({"layer.units": 8, "training.learning_rate": 0.001}),
                base.with_values({"layer.units": 8})]
     rows = compare.differing_parameters(configs)
     assert [row["key"] for row in rows] == ["training.learning_rate", "layer1.units"]
     assert rows[1] == {"key": "layer1.units", "label": "Units", "values": ["32", "8", "8"]}
-    assert rows[0]["values"] == ["0.001", "0.01", "0.001"]
+    assert rows[0]["values"] == ["0.01", "0.001", "0.01"]
 
 
 def test_differing_parameters_of_identical_configs_is_empty():

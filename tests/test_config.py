@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lstm_explorer import params
+from lstm_explorer import params, presets
 from lstm_explorer.config import ExperimentConfig, format_text, param_for_key, parse_text
 from lstm_explorer.errors import ConfigError
 
@@ -36,13 +36,15 @@ COMBINATION_NEEDED = {"return_sequences", "use_cudnn", "unroll"}
 
 def test_an_empty_dict_gives_the_documented_defaults():
     config = ExperimentConfig.from_dict({})
-    assert config.task["name"] == "adding" and config.task["seq_len"] == 50
+    assert config.task["name"] == "adding" and config.task["seq_len"] == 20
     assert config.model["cell"] == "lstm" and config.model["embedding"] is None
     assert config.model["layers"][0]["units"] == 32
     assert config.training == {**params.defaults("training")}
 
 
 def test_the_design_doc_example_config_is_accepted_as_written():
+    # DESIGN §3's example, written before the defaults changed (issue 16): the old
+    # default, now the preset "vanishing_adding".
     example = {
         "task": {"name": "adding", "seq_len": 50, "n_samples": 2000, "seed": 0},
         "model": {"cell": "lstm", "embedding": None, "bidirectional": False,
@@ -50,7 +52,11 @@ def test_the_design_doc_example_config_is_accepted_as_written():
         "training": {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 64,
                      "epochs": 10, "clipnorm": None, "validation_split": 0.2, "seed": 0},
     }
-    assert ExperimentConfig.from_dict(example) == ExperimentConfig.default()
+    config = ExperimentConfig.from_dict(example)
+    for section in ("task", "training"):
+        assert getattr(config, section).items() >= example[section].items()
+    assert config.model["layers"][0]["units"] == 32
+    assert config == presets.get("vanishing_adding").build()
 
 
 @pytest.mark.parametrize("param", [param for param in params.LAYER_PARAMS
@@ -185,8 +191,8 @@ def test_settings_that_mean_nothing_for_the_cell_are_kept_and_noted():
 def test_share_link_holds_only_what_differs_from_the_defaults():
     assert ExperimentConfig.default().to_query() == {}
     config = ExperimentConfig.default().with_values(
-        {"task.name": "recall", "task.lag": 20, "layer1.units": 64, "model.num_layers": 2})
-    assert config.to_query() == {"task.name": "recall", "task.lag": "20",
+        {"task.name": "recall", "task.lag": 15, "layer1.units": 64, "model.num_layers": 2})
+    assert config.to_query() == {"task.name": "recall", "task.lag": "15",
                                  "model.num_layers": "2", "layer1.units": "64"}
 
 

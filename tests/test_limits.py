@@ -120,7 +120,8 @@ def test_the_estimate_grows_with_what_holds_memory():
     bigger_batch = estimate(ExperimentConfig.default().with_values({"training.batch_size": 512}))
     more_epochs = estimate(ExperimentConfig.default().with_values({"training.epochs": 50}))
     more_samples = estimate(ExperimentConfig.default().with_values({"task.n_samples": 20000}))
-    assert bigger_batch.activations == 8 * base.activations
+    default_batch = ExperimentConfig.default().training["batch_size"]
+    assert bigger_batch.activations == 512 // default_batch * base.activations
     assert bigger_batch.kept == base.kept  # activations are freed once training ends
     assert more_epochs.kept > base.kept and more_epochs.training > base.training
     assert more_samples.data == 10 * base.data
