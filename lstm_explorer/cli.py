@@ -141,8 +141,8 @@ def _train(arguments) -> int:
     runs.save_run(result, arguments.out)
     print(f"{result.message} Wrote {arguments.out}/ (config.json, model.keras, "
           f"history.json, trace.npz, {runs.VERDICT_FILE}).", file=sys.stderr, flush=True)
-    # The last line, on stdout: what a person reads first, and what a script can keep
-    # (`... | tail -n 1`).
+    # Last, and on stdout: the line a person reads when the training ends, and the one
+    # a script keeps (`... | tail -n 1`).
     print(readings.verdict(config, result.history), flush=True)
     return 0 if result.status != "diverged" else 1
 
