@@ -767,6 +767,13 @@ def _check_combinations(config: ExperimentConfig) -> None:
                               f"{task['seq_len']} that takes minutes to compile. Use unroll "
                               f"only up to {MAX_UNROLL_STEPS} steps.")
         _check_bias_arguments(layer, field)
+        if layer["go_backwards"] and model["bidirectional"]:
+            # Bidirectional builds its backward copy with go_backwards=True; Keras
+            # refuses a forward layer that reads backwards too.
+            raise ConfigError(f"{field}.go_backwards", True,
+                              "Bidirectional already reads the sequence backwards in its "
+                              "second copy, and Keras refuses a forward copy that does too; "
+                              "turn off go_backwards or model.bidirectional")
         if layer["stateful"] and layer["return_state"] and model["bidirectional"]:
             # Keras 3.15 cannot build this: Bidirectional.compute_mask fails on it.
             raise ConfigError(f"{field}.return_state", True,
@@ -792,6 +799,74 @@ def _check_combinations(config: ExperimentConfig) -> None:
                           f"a stateful layer needs at least one full batch, but there are "
                           f"only {n_train} training sequences; lower the batch size or "
                           "raise task.n_samples")
+    _check_orthogonal_regularizers(config)
+
+
+# Kernel columns per unit: one block of weights per gate (LSTM i, f, c, o; GRU z, r, h).
+_GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
+
+
+def _check_orthogonal_regularizers(config: ExperimentConfig) -> None:
+    """OrthogonalRegularizer needs a matrix with two rows (or columns) or more, of known size.
+
+    Keras raises on the 3-D output of a layer that returns sequences, and on the output
+    of any layer when the batch size is not fixed (it builds an identity matrix of the
+    batch's size). On a matrix with a single row ("rows") or column ("columns") it
+    divides 0 by 0: the loss is NaN from the first step, which looks like an exploding
+    gradient but is not.
+    """
+    model, batch_size = config.model, config.training["batch_size"]
+    gates = _GATES[model["cell"]]
+    # Only a stateful model has a fixed batch size (DESIGN.md §4).
+    fixed_batch = any(layer["stateful"] for layer in model["layers"])
+    embedding = model["embedding"]
+    # Validation has checked that the tokens task, and only it, has an Embedding.
+    inputs = embedding["output_dim"] if embedding else tasks.input_shape(config.task)[-1]
+    for index, layer in enumerate(model["layers"]):
+        field = f"model.layers[{index}]"
+        units = layer["units"]
+        activity = layer["activity_regularizer"]
+        if _orthogonal_mode(activity) and layer["return_sequences"]:
+            why = ("it feeds the next layer" if index < len(model["layers"]) - 1
+                   else "return_sequences is true")
+            raise ConfigError(f"{field}.activity_regularizer", activity,
+                              "orthogonal_regularizer takes a matrix, but this layer returns "
+                              f"a sequence (batch, steps, units), as {why}, which Keras "
+                              "cannot take; choose l1, l2 or l1l2, or put it on a layer that "
+                              "returns only its last step")
+        if _orthogonal_mode(activity) == "rows" and not fixed_batch:
+            raise ConfigError(f"{field}.activity_regularizer", activity,
+                              "orthogonal_regularizer with mode 'rows' compares the outputs "
+                              "of the sequences in a batch, which Keras can do only when the "
+                              "batch size is fixed, as in a stateful model; otherwise the "
+                              "first training step fails. Use mode 'columns', another "
+                              "regularizer, or stateful layers")
+        matrices = {
+            "kernel_regularizer": ("the kernel W", (inputs, gates * units)),
+            "recurrent_regularizer": ("the recurrent kernel U", (units, gates * units)),
+            "activity_regularizer": ("the output", (batch_size, units)),
+        }
+        for name, (what, (rows, columns)) in matrices.items():
+            mode = _orthogonal_mode(layer[name])
+            if (mode, rows, columns) in (("rows", 1, columns), ("columns", rows, 1)):
+                other, count = ("columns", columns) if mode == "rows" else ("rows", rows)
+                instead = f"mode {other!r} or another regularizer" if count > 1 else (
+                    "another regularizer")
+                raise ConfigError(f"{field}.{name}", layer[name],
+                                  f"orthogonal_regularizer with mode {mode!r} compares the "
+                                  f"{mode} of {what}, which is {rows}×{columns} here: with one "
+                                  f"alone, Keras's penalty is 0/0 and the loss NaN from the "
+                                  f"first step; use {instead}")
+        inputs = units * (2 if model["bidirectional"] and model["merge_mode"] == "concat" else 1)
+
+
+def _orthogonal_mode(value: Any) -> str | None:
+    """The mode of an OrthogonalRegularizer value ("rows" or "columns"), else None."""
+    if value == "orthogonal_regularizer":
+        return params.REGULARIZERS["OrthogonalRegularizer"].arg("mode").default
+    if isinstance(value, Mapping) and value["class_name"] == "OrthogonalRegularizer":
+        return value["config"]["mode"]
+    return None
 
 
 def _check_bias_arguments(layer: Mapping[str, Any], field: str) -> None:

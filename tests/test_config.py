@@ -155,6 +155,34 @@ def test_a_regularizer_serialized_by_keras_keeps_its_values_even_where_they_are_
     ({"model": {"layers": [{"bias_constraint": {"class_name": "UnitNorm",
                                                 "config": {"axis": 1}}}]}},
      "model.layers[0].bias_constraint.config.axis", "only axis 0"),
+    # Combinations Keras refuses or fails on (tests/test_combinations.py finds them).
+    ({"model": {"bidirectional": True, "layers": [{"units": 2}, {"go_backwards": True}]}},
+     "model.layers[1].go_backwards", "turn off go_backwards or model.bidirectional"),
+    ({"model": {"bidirectional": True, "layers": [{"stateful": True, "return_state": True}]},
+      "training": {"batch_size": 8}},
+     "model.layers[0].return_state", "turn off return_state, stateful or model.bidirectional"),
+    ({"task": {"name": "sine"}, "model": {"layers": [
+        {"activity_regularizer": "orthogonal_regularizer", "return_sequences": True}]}},
+     "model.layers[0].activity_regularizer", "as return_sequences is true"),
+    ({"model": {"layers": [{"activity_regularizer": "orthogonal_regularizer", "stateful": True},
+                           {"units": 2}]}, "training": {"batch_size": 8}},
+     "model.layers[0].activity_regularizer", "as it feeds the next layer"),
+    ({"model": {"layers": [{"activity_regularizer": "orthogonal_regularizer"}]}},
+     "model.layers[0].activity_regularizer", "only when the batch size is fixed"),
+    ({"task": {"name": "sine"}, "model": {"layers": [
+        {"units": 2, "kernel_regularizer": "orthogonal_regularizer"}]}},
+     "model.layers[0].kernel_regularizer", "the kernel W, which is 1×8 here"),
+    ({"model": {"cell": "gru", "layers": [
+        {"units": 1, "recurrent_regularizer": "orthogonal_regularizer"}]}},
+     "model.layers[0].recurrent_regularizer", "the recurrent kernel U, which is 1×3 here"),
+    ({"model": {"layers": [{"units": 1, "activity_regularizer": {
+        "class_name": "OrthogonalRegularizer", "config": {"mode": "columns"}}}]},
+      "training": {"batch_size": 8}},
+     "model.layers[0].activity_regularizer", "the output, which is 8×1 here"),
+    ({"model": {"layers": [{"units": 2, "stateful": True,
+                            "activity_regularizer": "orthogonal_regularizer"}]},
+      "training": {"batch_size": 1}},
+     "model.layers[0].activity_regularizer", "NaN from the first step; use mode 'columns'"),
 ])
 def test_bad_values_raise_an_error_naming_the_field_the_value_and_the_fix(data, field, fragment):
     with pytest.raises(ConfigError) as caught:
