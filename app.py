@@ -36,6 +36,7 @@ PAGES = [
 page = st.navigation(PAGES)
 frame.read_link()
 frame.sidebar()
+frame.style()
 st.title(page.title)
 frame.notices()
 frame.run_page(page)

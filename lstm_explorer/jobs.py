@@ -68,6 +68,11 @@ class Snapshot:
         trace: the latest trace of the probe batch (`trace.Trace`), if any.
         message: how it ended, or a note while it runs.
         result: the `training.TrainingResult` once done.
+        phase: the step under way that moves no batch count (making the data,
+            compiling the training step, validating...), or `""`.
+        phase_since: `time.monotonic()` when that step began.
+        started_at: `time.monotonic()` when the job began to prepare or train, or
+            `None`; a progress line counts the seconds from it, live.
     """
 
     status: str = QUEUED
@@ -86,6 +91,9 @@ class Snapshot:
     message: str = ""
     result: Any = None
     version: int = 0
+    phase: str = ""
+    phase_since: float = 0.0
+    started_at: float | None = None
 
     @property
     def done(self) -> bool:
@@ -230,7 +238,8 @@ class TrainingJob:
             self.started = time.monotonic()
             if self._trainer is None:
                 self._update_locked(status=PREPARING, message="Generating data and "
-                                                              "building the model...")
+                                                              "building the model...",
+                                    started_at=self.started)
         if not self._prepare():
             return
         # Jobs waiting behind this one: their previews come sooner if this job traces its
@@ -257,6 +266,10 @@ class TrainingJob:
             self._finish_locked(result.status, result.message)
 
     def _on_event(self, event) -> None:
+        if event.kind == "phase":  # says what runs; the numbers stay as they were
+            with self._lock:
+                self._update_locked(phase=event.message, phase_since=time.monotonic())
+            return
         with self._lock:
             changes: dict[str, Any] = {"epoch": event.epoch, "epochs": event.epochs,
                                        "batch": event.batch, "batches": event.batches,
@@ -265,7 +278,10 @@ class TrainingJob:
             if event.loss is not None:
                 changes["loss"] = event.loss
             if event.kind == "started":
-                changes.update(status=RUNNING, message=event.message)
+                changes.update(status=RUNNING, message=event.message,
+                               started_at=time.monotonic())
+            if event.kind in ("progress", "epoch"):
+                changes.update(phase="")
             if event.row is not None:
                 self._state.rows.append(event.row)
             if event.trace is not None:

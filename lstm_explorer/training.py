@@ -41,8 +41,17 @@ from lstm_explorer import tasks, timeline
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.trace import Trace, Tracer
 
-STARTED, INITIAL, PROGRESS, EPOCH, STOPPED, DIVERGED, FINISHED = (
-    "started", "initial", "progress", "epoch", "stopped", "diverged", "finished")
+STARTED, INITIAL, PROGRESS, EPOCH, STOPPED, DIVERGED, FINISHED, PHASE = (
+    "started", "initial", "progress", "epoch", "stopped", "diverged", "finished", "phase")
+
+# What a progress line says while no batch count moves (each can take seconds).
+MAKING_DATA = "Making the data"
+BUILDING_MODEL = "Building the model"
+TRACING_UNTRAINED = "Tracing the untrained model"
+PREPARING_STEP = ("Preparing the training step (Keras traces and compiles it before the "
+                  "first batch)")
+VALIDATING = "Validating"
+TRACING_EPOCH = "Tracing the epoch's gates and gradients"
 
 DIVERGED_ADVICE = (
     "Try a lower learning rate (e.g. a tenth), set training.clipnorm to 1.0 so each "
@@ -58,17 +67,20 @@ class Event:
     Args:
         kind: `"started"`, `"initial"` (the probe batch traced before the first
             update, so the gates can be drawn at once), `"progress"`, `"epoch"`,
-            `"stopped"`, `"diverged"` or `"finished"`.
+            `"stopped"`, `"diverged"`, `"finished"`, or `"phase"` (a step that moves no
+            batch count begins: `message` names it; an empty one ends it).
         epoch: 1-based epoch it happened in (0 before the first).
         epochs: how many epochs were asked for.
         batch: 1-based batch within the epoch (0 at epoch boundaries).
         batches: batches per epoch.
         loss: the latest training loss (running mean over the epoch), if any.
         elapsed: seconds since training started.
-        remaining: estimated seconds until the last epoch ends, if known.
+        remaining: estimated seconds until the last epoch ends; `None` until one epoch
+            has finished (the first batches include Keras's tracing and say little).
         row: for `"epoch"`, the history row (see `TrainingResult.history`).
         trace: for `"initial"` and `"epoch"`, the trace of the probe batch then.
-        message: for `"stopped"`, `"diverged"` and `"finished"`, a sentence to show.
+        message: for `"stopped"`, `"diverged"` and `"finished"`, a sentence to show;
+            for `"phase"`, the step that begins.
     """
 
     kind: str
@@ -148,8 +160,10 @@ class Trainer:
     >>> config = ExperimentConfig.from_dict({"task": {"n_samples": 64, "seq_len": 8},
     ...                                      "training": {"epochs": 1}})
     >>> _ = Trainer(config, on_event=events.append).run()
-    >>> [event.kind for event in events][:2], events[-1].kind
+    >>> [event.kind for event in events if event.kind != "phase"][:2], events[-1].kind
     (['initial', 'started'], 'finished')
+    >>> [event.message for event in events if event.kind == "phase"][:3]
+    ['Making the data', 'Building the model', 'Tracing the untrained model']
     """
 
     def __init__(self, config: ExperimentConfig, *, on_event: Callable[[Event], Any] | None = None,
@@ -189,12 +203,14 @@ class Trainer:
         """
         timeline.mark("prepare")
         if self.data is None:
+            self.on_event(Event(PHASE, message=MAKING_DATA))
             self.data = tasks.make(self.config.task,
                                    validation_split=self.config.training["validation_split"],
                                    per_step_targets=self.config.per_step_targets,
                                    csv_text=self.csv_text)
             timeline.mark("data made")
         if self.model is None:
+            self.on_event(Event(PHASE, message=BUILDING_MODEL))
             self.model = model_module.build(self.config)
             timeline.mark("model built")
         if self.trace and self.tracer is None:
@@ -204,6 +220,7 @@ class Trainer:
             # Through the shared graph when there is one; if not, op by op rather than
             # wait for its tracing, which overlaps the first epoch instead.
             probe = self._probe()
+            self.on_event(Event(PHASE, message=TRACING_UNTRAINED))
             ready = self.tracer.ready(*probe)
             self.initial_trace = self.tracer(*probe, eager=not ready)
             timeline.mark("initial trace", graph_ready=ready,
@@ -268,6 +285,8 @@ class Trainer:
                                   in_background=trace_in_background)
         self.on_event(Event(STARTED, epochs=self.epochs, batches=batches,
                             message=" ".join(notes)))
+        self.on_event(Event(PHASE, epoch=1, epochs=self.epochs, batches=batches,
+                            message=PREPARING_STEP))
         dataset = _dataset(x_train, y_train, batch_size, shuffle=not stateful,
                            seed=training["seed"])
         # The dataset is already shuffled with its own seed; Keras must not shuffle again.
@@ -387,6 +406,9 @@ class _EventCallback(keras.callbacks.Callback):
         self.started = time.perf_counter()
         self.epoch_started = self.started
         self.epoch = 0
+        self.epochs_done = 0
+        # The first batch includes Keras's tracing of its step: estimates start after it.
+        self.first_batch_end: float | None = None
         self.stateful = any(layer["stateful"]
                             for layer in trainer.config.model["layers"])
         # The probe batch is traced on a thread of its own, from the weights as they
@@ -471,10 +493,23 @@ class _EventCallback(keras.callbacks.Callback):
         # not from wherever the last training batch left each row.
         if self.stateful:
             model_module.reset_states(self.model)
+        self.emit(self.trainer.on_event,
+                  Event(PHASE, epoch=self.epoch, epochs=self.trainer.epochs,
+                        batch=self.batches, batches=self.batches,
+                        message=f"{VALIDATING} epoch {self.epoch}"))
+
+    def remaining(self, batches_done: int) -> float | None:
+        """Seconds left, from the pace after the first batch; `None` in the first epoch."""
+        if self.epochs_done == 0 or self.first_batch_end is None or batches_done < 2:
+            return None
+        pace = (time.perf_counter() - self.first_batch_end) / (batches_done - 1)
+        return pace * (self.trainer.epochs * self.batches - batches_done)
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch == 0 and self.epoch == 1:
+        first = batch == 0 and self.epoch == 1
+        if first:
             timeline.mark("first batch")
+            self.first_batch_end = time.perf_counter()
             self.build_graph_in_background()
         loss = _float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
@@ -490,11 +525,10 @@ class _EventCallback(keras.callbacks.Callback):
             self.status = "stopped"
             self.model.stop_training = True
         number = batch + 1
-        if number % self.every == 0 or number == self.batches:
+        if first or number % self.every == 0 or number == self.batches:
             elapsed = self.elapsed()
             done = (self.epoch - 1) * self.batches + number
-            total = self.trainer.epochs * self.batches
-            remaining = elapsed / done * (total - done) if done else None
+            remaining = self.remaining(done)
             self.emit(self.trainer.on_event,
                       Event(PROGRESS, epoch=self.epoch, epochs=self.trainer.epochs,
                             batch=number, batches=self.batches, loss=loss, elapsed=elapsed,
@@ -513,7 +547,13 @@ class _EventCallback(keras.callbacks.Callback):
         if self.status == "diverged":
             row["loss"] = math.nan
         elapsed = self.elapsed()
-        remaining = elapsed / (epoch + 1) * (self.trainer.epochs - epoch - 1)
+        self.epochs_done = epoch + 1
+        remaining = self.remaining((epoch + 1) * self.batches)
+        if snapshot is not None and not self.in_background:
+            self.emit(self.trainer.on_event,
+                      Event(PHASE, epoch=epoch + 1, epochs=self.trainer.epochs,
+                            batch=self.batches, batches=self.batches,
+                            message=f"{TRACING_EPOCH} {epoch + 1}"))
         self.emit(self.end_epoch, epoch, row, snapshot, elapsed, remaining)
 
     def end_epoch(self, epoch, row, snapshot, elapsed, remaining) -> None:

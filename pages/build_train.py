@@ -1,126 +1,66 @@
-"""Build & Train: set every argument, see the model, train it and watch it learn."""
+"""Build & Train: set every argument, see the model, train it and watch it learn.
 
-import math
+At the top, a bar: Train, Stop, and how the training goes (or went, with its verdict).
+Under it two tabs: the settings with the model summary, and the training charts. A click
+on Train opens the charts, so that what changes after the click is in view, even at
+1280×720.
+"""
 
 import streamlit as st
 
-from lstm_explorer import limits, tasks, timeline
-from lstm_explorer.errors import ConfigError
+from lstm_explorer import limits, timeline
 from lstm_explorer.ui import frame, panels, widgets
 from lstm_explorer.ui.state import MAX_RUNS, describe_config, job_queue, session, submit
+
+SETTINGS_TAB, CHARTS_TAB = "Settings and model", "Training charts"
+TAB_KEY = "build_tab"
 
 timeline.mark("page run")
 frame.require_frame()
 explorer = session()
 explorer.collect()
 
-settings_column, model_column = st.columns([5, 6], gap="medium")
-
-with settings_column:
-    st.markdown("**Settings** · every argument; hover the ? of a setting for its help")
-    settings = st.container(height=720, border=False)
-    with settings:
-        error_placed = widgets.config_editor(explorer)
-    config, error = explorer.config, explorer.draft_error
-    if error is not None and not error_placed:
-        st.error(widgets.error_text(error), icon=":material/error:")
-
-    csv_ready = True
-    if config.task["name"] == "csv":
-        box = st.container(border=True)
-        box.markdown("**Your CSV file** (one numeric column is modelled; see *Column* "
-                     "under Task)")
-        limit_mb = limits.current().max_upload_mb
-        upload = box.file_uploader("CSV file", type=["csv", "txt", "tsv"], key="csv_upload",
-                                   max_upload_size=max(1, math.ceil(limit_mb)),
-                                   help=f"Up to {limit_mb:g} MB and "
-                                        f"{tasks.MAX_CSV_ROWS:,} rows; a header row and the "
-                                        "delimiter are detected.")
-        too_big = limits.check_upload(upload.size) if upload is not None else None
-        if too_big is not None:
-            box.error(too_big.text, icon=":material/block:")
-        elif upload is not None:
-            explorer.csv_text = upload.getvalue()
-            explorer.csv_name = upload.name
-        if explorer.csv_text is None:
-            box.info("Upload a CSV file to train on the csv task.")
-            csv_ready = False
-        else:
-            try:
-                series = tasks.read_csv_series(explorer.csv_text, config.task["column"])
-            except ConfigError as problem:
-                box.error(f"**{problem.field}**: {problem.message}")
-                csv_ready = False
-            else:
-                box.caption(f"Using {explorer.csv_name or 'the uploaded file'}: "
-                            f"{len(series.values):,} values.")
-
-with model_column:
-    if error is not None:
-        panels.draft_panel(explorer)
-        buildable = False
-    else:
-        notes = config.notes()
-        if notes:
-            st.info("\n".join(f"- {note}" for note in notes), icon=":material/info:")
-        buildable = panels.summary_panel(explorer)
-    over_limits = limits.check(config)
-    if over_limits:
-        st.error("**Too big for this server.** Lower these settings to train:\n\n"
-                 + "\n".join(f"- {problem.text}" for problem in over_limits),
-                 icon=":material/block:")
-
+# Everything Train depends on is known before anything is drawn, so that the bar above
+# the settings can say in this run whether (and why not) Train works.
+config, error = explorer.config, explorer.draft_error
+rows, build_error = (None, None) if error is not None else panels.model_check(explorer)
+csv_ready, csv_message = panels.csv_status(explorer)
+over_limits = limits.check(config)
+buildable = error is None and build_error is None
+running = explorer.running
+can_train = not running and buildable and csv_ready and not over_limits
+# A click on Train is read (from the button's state) before the buttons are drawn, so
+# this very run draws the new job: Train disabled, Stop enabled, the charts tab open.
+# Rerunning the page for that instead costs the server a whole page run (about 0.3 s
+# on two cores) while the job makes its data and model, delaying its first chart.
+submitted = bool(st.session_state.get("train")) and can_train
+if submitted:
+    timeline.mark("click seen", seed=config.training["seed"])
+    job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
+    csv = explorer.csv_text if config.task["name"] == "csv" else None
+    explorer.job = submit(job_config, csv_text=csv, name=describe_config(job_config))
+    explorer.cache.pop("live", None)
+    timeline.mark("job submitted")
     running = explorer.running
-    can_train = not running and buildable and csv_ready and not over_limits
-    # A click on Train is read (from the button's state) before the buttons are drawn,
-    # so this very run draws the new job: Train disabled, Stop enabled, the live view.
-    # Rerunning the page for that instead costs the server a whole page run (about
-    # 0.3 s on two cores) while the job makes its data and model, delaying its first
-    # chart.
-    submitted = st.session_state.get("train") and can_train
-    if submitted:
-        timeline.mark("click seen", seed=config.training["seed"])
-        job_config = config.with_values({"task.path": ""}) if config.task["path"] else config
-        csv = explorer.csv_text if config.task["name"] == "csv" else None
-        explorer.job = submit(job_config, csv_text=csv, name=describe_config(job_config))
-        explorer.cache.pop("live", None)
-        timeline.mark("job submitted")
-        running = explorer.running
-        can_train = False
-    train_column, stop_column, info_column = st.columns([1, 1, 2])
-    train_column.button("Train", type="primary", icon=":material/play_arrow:",
-                        disabled=not can_train, key="train", width="stretch")
+    can_train = False
+    st.session_state[TAB_KEY] = CHARTS_TAB
+
+# --- the bar: Train, Stop, progress or the last run's verdict ---------------------------
+
+train_column, stop_column, status_column = st.columns([1, 1, 5], vertical_alignment="top")
+train_column.button("Train", type="primary", icon=":material/play_arrow:",
+                    disabled=not can_train, key="train", width="stretch")
+stop = stop_column.button("Stop", icon=":material/stop:", disabled=not running, key="stop",
+                          width="stretch",
+                          help="Stops after the current batch; the model keeps what it has "
+                               "learned. A training still waiting in the queue is cancelled.")
+if stop and explorer.job is not None:
+    explorer.job.stop()
+    st.rerun()
+with status_column:
     if not running and not can_train:
-        info_column.caption(panels.why_not_trainable(
-            error, buildable=buildable, csv_ready=csv_ready, over_limits=bool(over_limits)))
-    stop = stop_column.button("Stop", icon=":material/stop:", disabled=not running,
-                              key="stop", width="stretch",
-                              help="Stops after the current batch; the model keeps what it "
-                                   "has learned. A training still waiting in the queue is "
-                                   "cancelled.")
-    if stop and explorer.job is not None:
-        explorer.job.stop()
-        st.rerun()
-    if explorer.runs:
-        info_column.caption(f"{len(explorer.runs)} run(s) kept in this session (at most "
-                            f"{MAX_RUNS}); Inside the Cell and Gradient Flow show them.")
-
-    def progress_view() -> None:
-        snapshot = panels.snapshot_of(explorer.job)
-        if snapshot is not None and not snapshot.done:
-            panels.progress_panel(snapshot)
-            return
-        if explorer.runs:
-            run = explorer.runs[-1]
-            panels.status_panel(run.history.get("status", ""), run.history.get("message", ""))
-            st.caption(panels.run_line(run))
-        if snapshot is not None and (not explorer.runs or snapshot.result is None):
-            panels.status_panel(snapshot.status, snapshot.message)  # failed or cancelled
-        if snapshot is None and not explorer.runs:
-            st.caption("Press **Train**: the loss, the gradient flow through time, the "
-                       "gates and the states appear below and are redrawn while the model "
-                       "learns, at every epoch.")
-
+        st.caption(panels.why_not_trainable(error, buildable=buildable, csv_ready=csv_ready,
+                                            over_limits=bool(over_limits)))
     # Drawn once the click's wait for the first trace is over (below): by then the job
     # has usually left the queue, and the progress line can take the running cadence.
     progress_slot = st.empty()
@@ -128,25 +68,74 @@ with model_column:
         with progress_slot:
             panels.progress_panel(explorer.job.snapshot())
 
-    with st.expander("Downloads", expanded=False):
-        st.caption("This configuration:")
-        panels.config_downloads(config)
-        if explorer.runs:
-            run = explorer.runs[-1]
-            st.caption(f"The latest run, {run.name}:")
-            panels.run_downloads(explorer, run)
+
+def progress_view() -> None:
+    snapshot = panels.snapshot_of(explorer.job)
+    if snapshot is not None and not snapshot.done:
+        panels.progress_panel(snapshot)
+        return
+    if explorer.runs:
+        panels.run_panel(explorer.runs[-1])
+    if snapshot is not None and (not explorer.runs or snapshot.result is None):
+        panels.status_panel(snapshot.status, snapshot.message)  # failed or cancelled
+    if snapshot is None and not explorer.runs and can_train:
+        st.caption("Press **Train**: the loss, the gradient flow through time, the gates "
+                   "and the states are drawn under *Training charts* and redrawn at every "
+                   "epoch while the model learns.")
+
+
+settings_tab, charts_tab = st.tabs([SETTINGS_TAB, CHARTS_TAB], key=TAB_KEY,
+                                   on_change="rerun")
+
+# --- settings and the model -------------------------------------------------------------
+
+with settings_tab:
+    settings_column, model_column = st.columns([5, 6], gap="medium")
+    with settings_column:
+        st.caption("Every argument; hover the ? of a setting for its help.")
+        with st.container(height=640, border=False):
+            error_placed = widgets.config_editor(explorer)
+        if error is not None and not error_placed:
+            st.error(widgets.error_text(error), icon=":material/error:")
+        if config.task["name"] == "csv":
+            panels.csv_panel(csv_ready, csv_message)
+    with model_column:
+        if error is not None:
+            panels.draft_panel(explorer)
         else:
-            st.caption("Train once to download the model, its history, its trace and "
-                       "its figures.")
+            notes = config.notes()
+            if notes:
+                st.info("\n".join(f"- {note}" for note in notes), icon=":material/info:")
+            panels.summary_panel(explorer, rows, build_error)
+        if over_limits:
+            st.error("**Too big for this server.** Lower these settings to train:\n\n"
+                     + "\n".join(f"- {problem.text}" for problem in over_limits),
+                     icon=":material/block:")
+        with st.expander("Downloads", expanded=False):
+            st.caption("This configuration:")
+            panels.config_downloads(config)
+            if explorer.runs:
+                run = explorer.runs[-1]
+                st.caption(f"The latest run, {run.name}:")
+                panels.run_downloads(explorer, run)
+            else:
+                st.caption("Train once to download the model, its history, its trace and "
+                           "its figures.")
+        if explorer.runs:
+            st.caption(f"{len(explorer.runs)} run(s) kept in this session (at most "
+                       f"{MAX_RUNS}); Inside the Cell and Gradient Flow show them.")
+
+# --- the training charts ----------------------------------------------------------------
 
 job = explorer.job
-layer_options = panels.layer_keys(job.config if running and job else
-                                  explorer.runs[-1].config if explorer.runs else config)
-if len(layer_options) > 1 and (running or explorer.runs):
-    watched = st.selectbox("Layer to watch", layer_options, format_func=panels.layer_label,
-                           key="live_layer")
-else:
-    watched = layer_options[0]
+with charts_tab:
+    layer_options = panels.layer_keys(job.config if running and job else
+                                      explorer.runs[-1].config if explorer.runs else config)
+    if len(layer_options) > 1 and (running or explorer.runs):
+        watched = st.selectbox("Layer to watch", layer_options,
+                               format_func=panels.layer_label, key="live_layer")
+    else:
+        watched = layer_options[0]
 
 
 def charts_view() -> None:
@@ -181,9 +170,10 @@ if submitted:
     # (everything above is drawn already; the fragment looks on if this times out).
     # Meanwhile the chart area says what is coming, instead of the last run's charts
     # greyed out.
-    coming = st.empty()
-    with coming:
-        panels.placeholder_chart(waiting=True, key="live-coming")
+    with charts_tab:
+        coming = st.empty()
+        with coming:
+            panels.placeholder_chart(waiting=True, key="live-coming")
     panels.wait_for_first_trace(explorer.job)
     coming.empty()
 
@@ -213,9 +203,10 @@ waiting_for_trace = running and panels.awaits_first_trace(explorer.job)
 if queued_job is not None and queued_job.snapshot().place > 1:
     waiting_for_trace = False
 charts_redraw = running and (queued_job is None or waiting_for_trace)
-panels.live(charts_view, job=explorer.job, running=charts_redraw,
-            every=panels.FIRST_CHARTS_EVERY if waiting_for_trace
-            else panels.charts_every(job_queue().waiting),
-            until=(lambda: explorer.job.snapshot().trace is not None)
-            if waiting_for_trace else None)
+with charts_tab:
+    panels.live(charts_view, job=explorer.job, running=charts_redraw,
+                every=panels.FIRST_CHARTS_EVERY if waiting_for_trace
+                else panels.charts_every(job_queue().waiting),
+                until=(lambda: explorer.job.snapshot().trace is not None)
+                if waiting_for_trace else None)
 timeline.mark("page run end")

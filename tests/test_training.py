@@ -27,8 +27,9 @@ def tiny(**sections):
 
 
 def test_events_arrive_in_order_with_a_history_row_and_trace_per_epoch():
-    events = []
-    result = Trainer(tiny(), on_event=events.append).run()
+    everything = []
+    result = Trainer(tiny(), on_event=everything.append).run()
+    events = [event for event in everything if event.kind != "phase"]
     kinds = [event.kind for event in events]
     # The untrained model is traced before training starts (a queued job shows it).
     assert kinds[:2] == ["initial", "started"] and kinds[-1] == "finished"
@@ -43,6 +44,33 @@ def test_events_arrive_in_order_with_a_history_row_and_trace_per_epoch():
     assert len(result.traces) == 2
     assert result.status == "finished" and result.history["status"] == "finished"
     assert events[-1].fraction == 1.0
+
+
+def test_every_step_that_moves_no_batch_count_is_named_as_a_phase_in_order():
+    from lstm_explorer import training
+
+    events = []
+    Trainer(tiny(), on_event=events.append).run()
+    phases = [event.message for event in events if event.kind == "phase"]
+    assert phases[:4] == [training.MAKING_DATA, training.BUILDING_MODEL,
+                          training.TRACING_UNTRAINED, training.PREPARING_STEP]
+    assert f"{training.VALIDATING} epoch 1" in phases
+    # Compiling the step ends with the first batch's progress, which says batch 1.
+    after = events[[event.message for event in events].index(training.PREPARING_STEP) + 1:]
+    first = next(event for event in after if event.kind == "progress")
+    assert first.batch == 1 and first.epoch == 1
+
+
+def test_no_time_left_is_guessed_before_an_epoch_has_finished():
+    events = []
+    Trainer(tiny(), on_event=events.append).run()
+    progress = [event for event in events if event.kind in ("progress", "epoch")]
+    first_epoch = [event for event in progress if event.kind == "progress"
+                   and event.epoch == 1]
+    assert first_epoch and all(event.remaining is None for event in first_epoch)
+    later = [event for event in progress if event.epoch == 2 and event.kind == "progress"]
+    assert later and all(event.remaining is not None and event.remaining >= 0
+                         for event in later)
 
 
 @pytest.mark.parametrize("cold", [True, False], ids=["first of its architecture", "later"])
@@ -228,7 +256,10 @@ def test_progress_reports_batches_and_time_left():
     batches = progress[0].batches
     assert batches == math.ceil(76 / 16)
     assert [event.batch for event in progress[:batches]] == list(range(1, batches + 1))
-    assert all(event.remaining is not None and event.remaining >= 0 for event in progress)
+    # No guess in the first epoch (its first batch includes Keras's compiling), then one.
+    assert all(event.remaining is None for event in progress[:batches])
+    assert all(event.remaining is not None and event.remaining >= 0
+               for event in progress[batches:])
     assert progress[-1].remaining == pytest.approx(0.0, abs=1e-6)
 
 

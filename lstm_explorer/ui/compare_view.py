@@ -88,7 +88,7 @@ def example_values(key: str, config: ExperimentConfig | None = None) -> str:
     >>> example_values("model.cell"), example_values("layer.use_bias")
     ('lstm,gru,simple_rnn', 'true,false')
     >>> example_values("training.batch_size")
-    '64,256'
+    '32,128'
     """
     if key in EXAMPLES:
         return EXAMPLES[key]

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from lstm_explorer import figures
+from lstm_explorer import figures, limits, readings, tasks
 from lstm_explorer import model as model_module
 from lstm_explorer.config import ExperimentConfig, flat_field
 from lstm_explorer.errors import ConfigError
@@ -31,6 +32,7 @@ from lstm_explorer.ui import downloads
 from lstm_explorer.ui.state import ExplorerSession, Run, session
 
 CHART_CONFIG = {"displaylogo": False}
+CHART_HEIGHT = 380  # of each live chart: the first is whole under the bar at 1280×720
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
 CHARTS_EVERY = 1.0  # seconds between redraws of its charts
 # ... while other jobs wait in the queue: each redraw rebuilds and sends four figures,
@@ -73,25 +75,38 @@ def gpu_present() -> bool:
     return bool(model_module.gpu_names())
 
 
-def summary_panel(explorer: ExplorerSession) -> bool:
+def model_check(explorer: ExplorerSession) -> tuple[list[dict] | None, BaseException | None]:
+    """Build the session's model (cached per config) without drawing anything.
+
+    Returns:
+        `(rows of model.describe, None)`, or `(None, the error)` when it cannot be built
+        here; a model that builds becomes the session's `last_built`.
+    """
+    try:
+        rows = model_rows(explorer.config.to_json(indent=None))
+    except Exception as error:  # noqa: BLE001 - Keras's own refusal, shown, not raised
+        return None, error
+    explorer.last_built = explorer.config
+    return rows, None
+
+
+def summary_panel(explorer: ExplorerSession, rows: list[dict] | None,
+                  error: BaseException | None) -> None:
     """The layer table with parameter formulas, the device and the cuDNN verdict.
 
     A model Keras cannot build is told as a message naming the settings involved and a
     way back to the last settings that built, never as a traceback.
 
-    Returns:
-        Whether the model can be built here (training needs that).
+    Args:
+        explorer: the session.
+        rows, error: what `model_check` returned.
     """
-    config = explorer.config
-    try:
-        rows = model_rows(config.to_json(indent=None))
-    except ConfigError as error:
-        st.error(f"**{error.field}**: {error.message}", icon=":material/error:")
-        return False
-    except Exception as error:  # noqa: BLE001 - Keras's own refusal, shown, not raised
+    if isinstance(error, ConfigError):
+        st.error(f"**{flat_field(error.field)}**: {error.message}", icon=":material/error:")
+        return
+    if error is not None:
         build_failure_panel(explorer, error)
-        return False
-    explorer.last_built = config
+        return
     total = sum(row["params"] for row in rows)
     st.markdown(f"**Model** · {total:,} parameters")
     st.dataframe(
@@ -101,8 +116,7 @@ def summary_panel(explorer: ExplorerSession) -> bool:
     formulas = [f"- `{row['name']}`: {row['formula']}" for row in rows if row["formula"]]
     if formulas:
         st.markdown("\n".join(formulas))
-    cudnn_panel(config)
-    return True
+    cudnn_panel(explorer.config)
 
 
 def changed_settings(config: ExperimentConfig, base: ExperimentConfig | None) -> list[str]:
@@ -167,12 +181,64 @@ def draft_panel(explorer: ExplorerSession) -> None:
               key="discard-draft", on_click=explorer.discard_draft)
 
 
+CSV_KEY = "csv_upload"
+MISSING_CSV = "Upload a CSV file to train on the csv task."
+
+
+def csv_status(explorer: ExplorerSession) -> tuple[bool, str]:
+    """Whether the csv task has a usable file, reading the uploader's state (no drawing).
+
+    Read before anything is drawn, so that Train knows in the same run; `csv_panel`
+    draws the uploader and the message later.
+
+    Returns:
+        `(ready, message)`: the message says what is used, what is wrong, or (with no
+        file yet, `MISSING_CSV`) what to do.
+    """
+    config = explorer.config
+    if config.task["name"] != "csv":
+        return True, ""
+    upload = st.session_state.get(CSV_KEY)
+    if upload is not None:
+        too_big = limits.check_upload(upload.size)
+        if too_big is not None:
+            return False, too_big.text
+        explorer.csv_text = upload.getvalue()
+        explorer.csv_name = upload.name
+    if explorer.csv_text is None:
+        return False, MISSING_CSV
+    try:
+        series = tasks.read_csv_series(explorer.csv_text, config.task["column"])
+    except ConfigError as problem:
+        return False, f"**{problem.field}**: {problem.message}"
+    return True, (f"Using {explorer.csv_name or 'the uploaded file'}: "
+                  f"{len(series.values):,} values.")
+
+
+def csv_panel(ready: bool, message: str) -> None:
+    """The uploader of the csv task, with what `csv_status` said."""
+    box = st.container(border=True)
+    box.markdown("**Your CSV file** (one numeric column is modelled; see *Column* under "
+                 "Task)")
+    limit_mb = limits.current().max_upload_mb
+    box.file_uploader("CSV file", type=["csv", "txt", "tsv"], key=CSV_KEY,
+                      max_upload_size=max(1, math.ceil(limit_mb)),
+                      help=f"Up to {limit_mb:g} MB and {tasks.MAX_CSV_ROWS:,} rows; a "
+                           "header row and the delimiter are detected.")
+    if ready:
+        box.caption(message)
+    elif message == MISSING_CSV:
+        box.info(message, icon=":material/upload_file:")
+    else:
+        box.error(message, icon=":material/block:")
+
+
 def why_not_trainable(error: ConfigError | None, *, buildable: bool, csv_ready: bool,
                       over_limits: bool) -> str:
     """The reason shown next to a disabled Train button.
 
     >>> why_not_trainable(None, buildable=True, csv_ready=False, over_limits=False)
-    'Train is off: upload a CSV file first (under Settings).'
+    'Train is off: the csv task needs a usable CSV file (see Settings).'
     """
     if error is not None:
         return (f"Train is off: fix **{flat_field(error.field)}** first (the message is "
@@ -180,7 +246,7 @@ def why_not_trainable(error: ConfigError | None, *, buildable: bool, csv_ready: 
     if not buildable:
         return "Train is off: Keras cannot build this model (see above)."
     if not csv_ready:
-        return "Train is off: upload a CSV file first (under Settings)."
+        return "Train is off: the csv task needs a usable CSV file (see Settings)."
     if over_limits:
         return "Train is off: the model is too big for this server (see above)."
     return ""
@@ -213,12 +279,21 @@ def _seconds(value: float | None) -> str:
     return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
 
 
-def progress_text(snapshot: Snapshot) -> str:
-    """One line: epoch, batch, loss, time left (or the queue place).
+def progress_text(snapshot: Snapshot, now: float | None = None) -> str:
+    """One line: the step under way, epoch, batch, loss, time (or the queue place).
+
+    The seconds count on from the job's start (`now`, default `time.monotonic()`), so
+    the line moves every second even while a step moves no batch count, such as Keras
+    compiling its training step; the time left is "estimating" until an epoch has
+    finished, as the first batches include that compiling.
 
     >>> progress_text(Snapshot(status="running", epoch=2, epochs=10, batch=5, batches=25,
     ...                        loss=0.1234, elapsed=3.0, remaining=12.0))
     'Epoch 2 of 10 · batch 5 of 25 · loss 0.1234 · 3 s so far, about 12 s left'
+    >>> progress_text(Snapshot(status="running", epoch=1, epochs=10, batches=25,
+    ...                        phase="Preparing the training step", phase_since=100.0,
+    ...                        started_at=98.0), now=107.4)
+    'Epoch 1 of 10 · Preparing the training step (7 s) · 9 s so far, estimating the time left'
     >>> progress_text(Snapshot(status="queued", place=3, wait=40.0))
     'Queued, place 3, about 40 s to wait: the server trains a few models at a time. Stop cancels it.'
     """
@@ -233,16 +308,25 @@ def progress_text(snapshot: Snapshot) -> str:
                      if snapshot.trace is not None else "")
         return (f"Queued, place {snapshot.place}, {wait}: the server trains a few models "
                 f"at a time. Stop cancels it.{meanwhile}")
+    now = time.monotonic() if now is None else now
+    elapsed = now - snapshot.started_at if snapshot.started_at is not None else snapshot.elapsed
+    phase = (f"{snapshot.phase} ({_seconds(now - snapshot.phase_since)})" if snapshot.phase
+             else "")
     if snapshot.status == "preparing":
-        return snapshot.message or "Generating data and building the model..."
+        return f"{phase or snapshot.message or 'Making the data and the model'} · " \
+               f"{_seconds(elapsed)} so far"
     parts = [f"Epoch {max(snapshot.epoch, 1)} of {snapshot.epochs}"]
-    if snapshot.batches:
+    if phase:
+        parts.append(phase)
+    elif snapshot.batches:
         parts.append(f"batch {snapshot.batch} of {snapshot.batches}")
     if snapshot.loss is not None:
         parts.append(f"loss {snapshot.loss:.4g}")
-    time_text = f"{_seconds(snapshot.elapsed)} so far"
+    time_text = f"{_seconds(elapsed)} so far"
     if snapshot.remaining is not None and not snapshot.done:
         time_text += f", about {_seconds(snapshot.remaining)} left"
+    elif not snapshot.done and not snapshot.rows:
+        time_text += ", estimating the time left"
     parts.append(time_text)
     return " · ".join(parts)
 
@@ -268,6 +352,23 @@ def status_panel(status: str, message: str) -> None:
         st.error(message or "Training failed.")
     elif message:
         st.info(message)
+
+
+def run_panel(run: Run) -> None:
+    """How the latest run ended, its verdict, and the line that names what trained."""
+    status = run.history.get("status", "")
+    message = run.history.get("message", "")
+    reading = readings.verdict(run.config, run.history) if status in (FINISHED,
+                                                                      STOPPED) else ""
+    if status == FINISHED and reading.startswith("Learned:"):  # not "nothing", "a little"
+        st.success(f"**{message}** {reading}", icon=":material/school:")
+    elif status == FINISHED and reading:
+        st.warning(f"**{message}** {reading}", icon=":material/lightbulb:")
+    elif status == STOPPED:
+        st.info(f"{message} {reading}".strip(), icon=":material/pause_circle:")
+    else:
+        status_panel(status, message)
+    st.caption(run_line(run))
 
 
 def run_line(run: Run) -> str:
@@ -323,8 +424,11 @@ def live_figures(explorer: ExplorerSession, token: Any, history: dict | None,
     index = int(layer.split("/")[0].removeprefix("layer"))
     direction = "backward" if layer.endswith("/backward") else "forward"
     has_layer = arrays is not None and f"{layer}/h" in arrays
-    charts = {"loss": figures.loss_curves(history),
-              "gradient_flow": figures.gradient_flow(history, layer)}
+    # Before the first epoch's end the loss and gradient charts would be empty boxes:
+    # the gates and states of the untrained model come first instead, in view.
+    charts = ({"loss": figures.loss_curves(history),
+               "gradient_flow": figures.gradient_flow(history, layer)}
+              if history and history.get("epochs") else {})
     if has_layer and f"{layer}/i" in arrays or has_layer and f"{layer}/z" in arrays:
         charts["gates"] = figures.gate_heatmaps(arrays, index, direction=direction)
     elif not has_layer:
@@ -428,9 +532,12 @@ def chart(fig: Any, key: str, height: int | None = None) -> None:
 
 def charts_panel(charts: dict[str, Any], prefix: str) -> None:
     """Loss, gradient flow, gates and states, one under the other at full width."""
+    if "loss" not in charts:
+        st.caption("The loss and the gradient flow through time are drawn after the "
+                   "first epoch; meanwhile, the gates and states of the untrained model.")
     for name in ("loss", "gradient_flow", "gates", "states"):
         if name in charts:
-            chart(charts[name], f"{prefix}-{name}", 440)
+            chart(charts[name], f"{prefix}-{name}", CHART_HEIGHT)
 
 
 def charts_every(waiting: int) -> float:

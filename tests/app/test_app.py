@@ -90,7 +90,8 @@ def test_widgets_change_the_built_model():
     no_exceptions(at)
     layers = explorer(at).config.model["layers"]
     assert len(layers) == 2 and layers[0]["return_sequences"] is True
-    assert [tab.label for tab in at.tabs][:2] == ["Layer 1", "Layer 2"]
+    assert [tab.label for tab in at.tabs if tab.label.startswith("Layer")][:2] == [
+        "Layer 1", "Layer 2"]
     assert [row["type"] for row in _summary(at)] == ["InputLayer", "LSTM", "LSTM", "Dense"]
     at.number_input(key=widget_key("layer2.units")).set_value(3).run()
     assert [layer["units"] for layer in explorer(at).config.model["layers"]] == [8, 3]
@@ -98,8 +99,9 @@ def test_widgets_change_the_built_model():
     at.toggle(key=widget_key("layer1.stateful")).set_value(True).run()
     no_exceptions(at)
     assert explorer(at).config.model["layers"][0]["stateful"] is True
-    # A stateful model has a fixed batch size: training.batch_size (64).
-    assert _summary(at)[0]["output shape"].startswith("(64,")
+    # A stateful model has a fixed batch size: training.batch_size.
+    batch_size = explorer(at).config.training["batch_size"]
+    assert _summary(at)[0]["output shape"].startswith(f"({batch_size},")
     # The URL holds exactly what differs from the defaults.
     assert at.query_params["layer1.stateful"] == "true"
     assert at.query_params["model.num_layers"] == "2"
@@ -350,3 +352,18 @@ def test_a_stacked_bidirectional_gru_through_every_page():
     at.selectbox(key="gradient_layer").select("layer0/backward").run()
     no_exceptions(at)
     assert "‖∂L/∂h_t‖ over training, layer 1, backward" in figures(at)
+
+
+def test_a_finished_run_shows_its_verdict_above_the_charts():
+    from lstm_explorer import readings
+
+    at = new_app(TINY)
+    at.button(key="train").click().run()
+    wait_for_job(at)
+    no_exceptions(at)
+    run = explorer(at).runs[-1]
+    verdict = readings.verdict(run.config, run.history)
+    assert verdict and verdict in text(at, "success") + text(at, "warning")
+    # A run that learned nothing is not shown as a success.
+    if verdict.startswith("Learned nothing"):
+        assert verdict not in text(at, "success")

@@ -275,8 +275,11 @@ def test_trace_and_model_downloads_from_a_real_run():
 def test_progress_lines():
     queued = Snapshot(status="queued", place=2)
     assert "place 2" in panels.progress_text(queued)
-    preparing = Snapshot(status="preparing", message="Building...")
-    assert panels.progress_text(preparing) == "Building..."
+    preparing = Snapshot(status="preparing", message="Building...", started_at=10.0)
+    assert panels.progress_text(preparing, now=12.2) == "Building... · 2 s so far"
+    making = Snapshot(status="preparing", phase="Making the data", phase_since=11.0,
+                      started_at=10.0)
+    assert panels.progress_text(making, now=13.0) == "Making the data (2 s) · 3 s so far"
     long = Snapshot(status="running", epoch=1, epochs=3, batch=0, batches=4, elapsed=200.0,
                     remaining=400.0)
     assert "3.3 min so far, about 6.7 min left" in panels.progress_text(long)

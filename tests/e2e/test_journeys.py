@@ -9,9 +9,11 @@ the first round's tests did, and a preset that never reached the widgets passed 
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from lstm_explorer import presets, training
@@ -44,6 +46,11 @@ def settle(page) -> None:
     """Wait for the script run that an action started to finish."""
     page.wait_for_timeout(300)
     wait_idle(page, timeout=60)
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_test_id(MAIN).get_by_role("tab", name=name).click()
+    settle(page)
 
 
 def pick_preset(page, title: str) -> None:
@@ -170,6 +177,7 @@ def test_a_preset_picked_in_the_sidebar_is_what_the_page_shows_and_what_train_tr
     assert f"{reference.model.count_params():,} parameters" in line, line
     assert f"loss by epoch {first_loss:.4f}" in line, (line, first_loss)
     # A click on another widget afterwards does not bring back any earlier value.
+    open_tab(page, "Settings and model")
     type_number(page, "Seed", 1, within="Training")
     shows(page, "Units", layers[0]["units"])
     assert link_query(page) == {"preset": preset.key, "training.epochs": "1",
@@ -291,4 +299,39 @@ def test_a_lab_experiment_opened_in_build_and_train_is_what_its_widgets_show(pag
     shows(page, "Sequence length", config.task["seq_len"])
     shows(page, "Units", config.model["layers"][0]["units"])
     assert link_query(page) == config.to_query()
+    assert_no_traceback(page)
+
+
+def test_after_train_the_charts_and_the_progress_are_in_view_and_the_line_never_stalls(
+        sized_page, app_url, screenshot):
+    page = sized_page
+    size = page.viewport_size
+    open_app(page, app_url, "?training.epochs=8")
+    main = page.get_by_test_id(MAIN)
+    main.get_by_role("button", name="Train").click()
+    progress = main.get_by_test_id("stProgress").first
+    progress.wait_for(timeout=30_000)
+    lines, deadline = [], time.monotonic() + 60
+    while time.monotonic() < deadline and main.get_by_test_id("stProgress").count():
+        try:
+            lines.append((time.monotonic(), progress.inner_text(timeout=1_000)))
+        except PlaywrightError:
+            break  # the training ended between the count and the read
+        time.sleep(0.25)
+    # The line moved at least every 2 s while the training ran (its seconds count on).
+    changes = [moment for (moment, text), (_, before) in zip(lines[1:], lines) if text != before]
+    gaps = [later - earlier for earlier, later in zip([lines[0][0]] + changes, changes)]
+    assert len(changes) >= 3 and max(gaps) <= 2.5, (gaps, [text for _, text in lines])
+    main.get_by_text("Finished 8 epochs", exact=False).first.wait_for(timeout=120_000)
+    wait_idle(page)
+    screenshot(page, f"journey_trained_{size['width']}")
+    # The verdict and the first chart are in the window, without scrolling.
+    verdict = main.get_by_test_id("stAlert").filter(has_text="Finished 8 epochs").first
+    chart = main.get_by_test_id("stPlotlyChart").first
+    for element in (verdict, chart):
+        box = element.bounding_box()
+        assert box is not None and box["y"] >= 0, box
+    assert _bottom(verdict) <= size["height"]
+    # Most of the first chart shows (its title, axes and curves, at least).
+    assert chart.bounding_box()["y"] + 0.6 * chart.bounding_box()["height"] <= size["height"]
     assert_no_traceback(page)
