@@ -491,7 +491,7 @@ class WebsocketSession:
                 result["rows"].update(z.shape[0] for _, z in maps)
                 if "first_gates" not in result and gates_of(maps) is not None:
                     result["first_gates"] = gates_of(maps)
-        elif kind in ("markdown", "alert", "text"):
+        elif kind in ("markdown", "alert", "text", "html"):
             body = getattr(element, kind).body
             found = PROCESS.search(body)
             if found and not main:
@@ -617,9 +617,10 @@ class BrowserClients:
         self.renice()  # the renderers of the pages just opened
         for session in self.sessions:
             wait_idle(session["page"], timeout=300)
-        return int(PROCESS.search(self.sessions[0]["page"]
-                                  .locator('[data-testid="stSidebar"]')
-                                  .get_by_text(PROCESS).first.inner_text()).group(1))
+        marker = self.sessions[0]["page"].locator(
+            '[data-testid="stSidebar"] [data-testid="serverProcess"]').first
+        marker.wait_for(state="attached", timeout=60_000)
+        return int(PROCESS.search(marker.text_content()).group(1))
 
     def click_and_wait(self, timeout: float) -> None:
         for session in self.sessions:

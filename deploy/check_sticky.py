@@ -78,10 +78,10 @@ def nginx(binary: str, backends: list[str], sticky: bool = True):
 
 
 def process_id(page) -> int:
-    """The app process that serves this page, from the sidebar caption."""
-    caption = page.locator('[data-testid="stSidebar"]').get_by_text(PROCESS).first
-    caption.wait_for(timeout=60_000)
-    return int(PROCESS.search(caption.inner_text()).group(1))
+    """The app process that serves this page, from the sidebar's hidden marker."""
+    marker = page.locator('[data-testid="stSidebar"] [data-testid="serverProcess"]').first
+    marker.wait_for(state="attached", timeout=60_000)
+    return int(PROCESS.search(marker.text_content()).group(1))
 
 
 def open_page(page, url: str) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lstm_explorer.figures import GATE_COLOURS, QUANTITY_LABELS, THEME
+from lstm_explorer.figures import GATE_COLOURS, QUANTITY_LABELS, THEME, themed
 
 #: What is shown per cell kind, in the order the equations compute it.
 QUANTITIES: dict[str, tuple[str, ...]] = {
@@ -499,6 +499,7 @@ def equations_latex(view: StepView, unit: int) -> str:
     return r"\begin{aligned}" + r" \\[4pt] ".join(equations(view, unit)) + r"\end{aligned}"
 
 
+@themed
 def step_figure(view: StepView) -> go.Figure:
     """Bars of every quantity at the viewed step, one panel per quantity, x = unit.
 

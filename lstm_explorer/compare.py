@@ -434,6 +434,7 @@ def _positive(values: Sequence[Any]) -> np.ndarray:
     return out
 
 
+@_figures.themed
 def compare_loss_curves(runs: Sequence[Any]) -> go.Figure:
     """Loss per epoch of every run (training solid, validation dashed), and the metric.
 
@@ -550,6 +551,7 @@ def _gradient_symbol(quantity: str) -> str:
     return _figures._GRADIENT_SYMBOL[quantity]
 
 
+@_figures.themed
 def compare_gradient_flow(
     runs: Sequence[Any],
     layer: str = "layer0",
@@ -629,6 +631,7 @@ def compare_gradient_flow(
     return fig
 
 
+@_figures.themed
 def compare_step0_gradient(
     runs: Sequence[Any],
     layer: str = "layer0",
@@ -727,6 +730,7 @@ def _saturation_at(history: Mapping[str, Any], layer: str) -> tuple[int, Mapping
     return None
 
 
+@_figures.themed
 def compare_saturation(runs: Sequence[Any], layer: str = "layer0") -> go.Figure:
     """Share of saturated gate activations per gate, bars grouped by gate, one colour per run.
 
@@ -803,6 +807,7 @@ def compare_saturation(runs: Sequence[Any], layer: str = "layer0") -> go.Figure:
     return fig
 
 
+@_figures.themed
 def compare_gate_means(runs: Sequence[Any], gate: str = "f", layer: str = "layer0") -> go.Figure:
     """Mean of one gate over the probe batch and units, against time step, one line per run.
 
@@ -861,6 +866,7 @@ def compare_gate_means(runs: Sequence[Any], gate: str = "f", layer: str = "layer
     return fig
 
 
+@_figures.themed
 def compare_batch_losses(runs: Sequence[Any]) -> go.Figure:
     """The running training loss at every recorded batch, one line per run, log y.
 
@@ -924,6 +930,7 @@ def compare_batch_losses(runs: Sequence[Any]) -> go.Figure:
     return fig
 
 
+@_figures.themed
 def compare_sweep(
     runs: Sequence[Any],
     values: Sequence[Any] | None = None,

@@ -12,9 +12,11 @@ run full of NaN) never raises: the figure says in an annotation why it is empty.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,8 +26,10 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 __all__ = [
+    "LIGHT",
     "TEMPLATE_NAME",
     "THEME",
+    "Theme",
     "all_figures",
     "empty_figure",
     "gate_heatmaps",
@@ -36,6 +40,8 @@ __all__ = [
     "layers_in",
     "loss_curves",
     "state_heatmaps",
+    "style",
+    "themed",
     "unit_lines",
     "weight_gradient_norms",
 ]
@@ -123,36 +129,151 @@ _COLORBAR = dict(
 )
 
 
-def _build_theme() -> go.layout.Template:
-    theme = go.layout.Template(pio.templates["plotly_white"])
+def _build_theme(dark: bool = False, scale: float = 1.0) -> go.layout.Template:
+    colours = _DARK if dark else _LIGHT
+    theme = go.layout.Template(pio.templates["plotly_dark" if dark else "plotly_white"])
+    axis = _scaled(_AXIS, scale, colours)
     theme.layout.update(
-        font=dict(family=_FONT_FAMILY, size=FONT_SIZE, color="#1F1F1F"),
+        font=dict(family=_FONT_FAMILY, size=FONT_SIZE * scale, color=colours["#1F1F1F"]),
         title=dict(
-            font=dict(size=FONT_SIZE + 6),
-            subtitle=dict(font=dict(size=FONT_SIZE, color="#555555")),
+            font=dict(size=(FONT_SIZE + 6) * scale),
+            subtitle=dict(font=dict(size=FONT_SIZE * scale, color=colours["#555555"])),
             x=0.01,
             xanchor="left",
         ),
-        colorway=list(OKABE_ITO),
-        xaxis=_AXIS,
-        yaxis=_AXIS,
-        legend=dict(font=dict(size=FONT_SIZE), title=dict(font=dict(size=FONT_SIZE))),
-        hoverlabel=dict(font=dict(size=FONT_SIZE, family=_FONT_FAMILY)),
-        coloraxis=dict(colorbar=_COLORBAR),
-        margin=dict(l=90, r=40, t=110, b=80),
+        colorway=[colours.get(colour, colour) for colour in OKABE_ITO],
+        xaxis=axis,
+        yaxis=axis,
+        legend=dict(font=dict(size=FONT_SIZE * scale),
+                    title=dict(font=dict(size=FONT_SIZE * scale))),
+        hoverlabel=dict(font=dict(size=FONT_SIZE * scale, family=_FONT_FAMILY)),
+        coloraxis=dict(colorbar=_scaled(_COLORBAR, scale, colours)),
+        margin=dict(l=90 * scale, r=40 * scale, t=110 * scale, b=80 * scale),
         # Subplot titles and notes are annotations; keep them readable from the back row.
-        annotationdefaults=dict(font=dict(size=FONT_SIZE + 1)),
+        annotationdefaults=dict(font=dict(size=(FONT_SIZE + 1) * scale)),
     )
-    theme.data.scatter = [go.Scatter(line=dict(width=3.5), marker=dict(size=9))]
-    theme.data.heatmap = [go.Heatmap(colorscale=SEQUENTIAL_SCALE, colorbar=_COLORBAR)]
+    if dark:
+        # Streamlit's own dark background, so that a chart is no white box on the page
+        # and an exported file looks as it did there.
+        theme.layout.update(paper_bgcolor=colours["#FFFFFF"], plot_bgcolor=colours["#FFFFFF"])
+    theme.data.scatter = [go.Scatter(line=dict(width=3.5 * _line_scale(scale)),
+                                     marker=dict(size=9 * scale))]
+    theme.data.heatmap = [go.Heatmap(colorscale=SEQUENTIAL_SCALE,
+                                     colorbar=_scaled(_COLORBAR, scale, colours))]
     theme.data.bar = [go.Bar(marker=dict(line=dict(width=0)))]
     return theme
+
+
+# The light look's colours, as the figures name them, and their dark-theme counterparts
+# (Streamlit's dark theme: background #0E1117, text #FAFAFA).
+_LIGHT = {"#1F1F1F": "#1F1F1F", "#555555": "#555555", "#444444": "#444444",
+          "#E3E3E3": "#E3E3E3", "#000000": "#000000", "#FFFFFF": "#FFFFFF"}
+_DARK = {"#1F1F1F": "#FAFAFA", "#555555": "#BFC5D3", "#444444": "#A3A8B4",
+         "#E3E3E3": "#31333F", "#000000": "#E6E6E6", "#FFFFFF": "#0E1117"}
+
+
+def _line_scale(scale: float) -> float:
+    # Lines grow faster than type: a projector's blur eats thin lines first.
+    return 1.0 + (scale - 1.0) * 2.5
+
+
+def _scaled(spec: Any, scale: float, colours: Mapping[str, str], key: str = "") -> Any:
+    """A copy of a layout (or trace) dict with font sizes, line widths, margins and
+    colour-bar thickness scaled, and the light look's colours swapped for `colours`."""
+    if isinstance(spec, Mapping):
+        out = {}
+        for name, value in spec.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if (name == "size" and key in ("font", "tickfont", "marker")) or \
+                        (key == "margin" and name in ("l", "r", "t", "b", "pad")) or \
+                        name in ("thickness", "standoff", "ticklen"):
+                    value = value * scale
+                elif name == "width" and key == "line" or name == "linewidth":
+                    value = value * _line_scale(scale)
+            out[name] = _scaled(value, scale, colours, name)
+        return out
+    if isinstance(spec, list | tuple):
+        return [_scaled(value, scale, colours, key) for value in spec]
+    if isinstance(spec, str):
+        return colours.get(spec.upper(), spec) if spec.startswith("#") else spec
+    return spec
 
 
 pio.templates[TEMPLATE_NAME] = _build_theme()
 # The registry stores its own copy; hold that one, so `template=THEME` and
 # `template="lstm_explorer"` are one and the same object.
 THEME = pio.templates[TEMPLATE_NAME]
+
+
+@dataclass(frozen=True)
+class Theme:
+    """How a figure looks: light or dark, and larger for a projector.
+
+    Args:
+        dark: Streamlit's dark theme (dark background, light text). Default: `False`.
+        presenter: presenter mode: type `PRESENTER_SCALE` times larger, lines thicker.
+            Default: `False`.
+
+    Example:
+
+    >>> fig = style(empty_figure("Loss", "No epochs yet."), Theme(dark=True, presenter=True))
+    >>> fig.layout.template.layout.paper_bgcolor, fig.layout.template.layout.font.size
+    ('#0E1117', 20.8)
+    """
+
+    dark: bool = False
+    presenter: bool = False
+
+    @property
+    def scale(self) -> float:
+        return PRESENTER_SCALE if self.presenter else 1.0
+
+
+PRESENTER_SCALE = 1.3
+LIGHT = Theme()
+
+
+@functools.cache
+def template_for(theme: Theme) -> go.layout.Template:
+    """The plotly template of a theme (built once per theme)."""
+    return THEME if theme == LIGHT else _build_theme(theme.dark, theme.scale)
+
+
+def style(fig: go.Figure, theme: Theme | None = None) -> go.Figure:
+    """The figure in a theme: its template, and what its own layout and traces set
+    (font sizes, line widths, margins, colours) scaled and recoloured to match.
+
+    Every factory builds in the light look (`LIGHT`); this is how it takes another.
+    Changes `fig` in place and returns it; the light theme (or `None`) changes nothing.
+
+    Args:
+        fig: a figure made by a factory of this package.
+        theme: the theme. Default: `None` (the light look).
+    """
+    if theme is None or theme == LIGHT:
+        return fig
+    colours = _DARK if theme.dark else _LIGHT
+    layout = fig.layout.to_plotly_json()
+    layout.pop("template", None)
+    fig.layout = go.Layout(_scaled(layout, theme.scale, colours))
+    fig.layout.template = template_for(theme)
+    for trace in fig.data:
+        for part in ("line", "marker", "textfont"):
+            if part in trace and trace[part] is not None:
+                spec = trace[part].to_plotly_json()
+                if spec:
+                    trace[part] = _scaled(spec, theme.scale, colours, part)
+    return fig
+
+
+def themed(factory: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
+    """Give a figure factory a `theme=` keyword (default: the light look); see `style`."""
+
+    @functools.wraps(factory)
+    def make(*arguments: Any, theme: Theme | None = None, **keywords: Any) -> go.Figure:
+        return style(factory(*arguments, **keywords), theme)
+
+    return make
 
 
 def _subplots(**kwargs: Any) -> go.Figure:
@@ -170,6 +291,7 @@ def _new_figure(fig: go.Figure | None = None, *, title: str, subtitle: str = "")
     return fig
 
 
+@themed
 def empty_figure(title: str, reason: str) -> go.Figure:
     """A figure with no data and a centred note saying why.
 
@@ -437,6 +559,7 @@ def _colorbar(title: str, x: float) -> dict[str, Any]:
 # Trace figures (one probe batch, one epoch)
 
 
+@themed
 def gate_heatmaps(
     arrays: Mapping[str, Any],
     layer: int | str = 0,
@@ -523,6 +646,7 @@ def gate_heatmaps(
     return fig
 
 
+@themed
 def state_heatmaps(
     arrays: Mapping[str, Any],
     layer: int | str = 0,
@@ -594,6 +718,7 @@ def state_heatmaps(
     return fig
 
 
+@themed
 def unit_lines(
     arrays: Mapping[str, Any],
     layer: int | str = 0,
@@ -718,6 +843,7 @@ def _gradient_panels(rows, layer: str) -> list[str]:
     return present or ["grad_h"]
 
 
+@themed
 def gradient_flow(
     history: Mapping[str, Any] | None,
     layer: str = "layer0",
@@ -823,6 +949,7 @@ def gradient_flow(
     return fig
 
 
+@themed
 def gradient_flow_animated(
     history: Mapping[str, Any] | None,
     layer: str = "layer0",
@@ -928,6 +1055,7 @@ def _check_gradient_quantity(quantity: str) -> None:
         raise ValueError(f"quantity={quantity!r}: expected 'grad_h' or 'grad_c'")
 
 
+@themed
 def gradient_heatmap(
     history: Mapping[str, Any] | None,
     layer: str = "layer0",
@@ -1022,6 +1150,7 @@ _METRIC_LABELS = {
 }
 
 
+@themed
 def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
     """Training and validation loss, and the task's metric (mae or accuracy), per epoch.
 
@@ -1107,6 +1236,7 @@ def _weight_norms(row: Mapping[str, Any], layer: str) -> Mapping[str, Any]:
     return layer_norms if isinstance(layer_norms, Mapping) else {}
 
 
+@themed
 def weight_gradient_norms(history: Mapping[str, Any] | None, layer: str = "layer0") -> go.Figure:
     """Gradient norm of each gate's slice of W, U and b over epochs, on a log axis.
 
@@ -1201,6 +1331,7 @@ def weight_gradient_norms(history: Mapping[str, Any] | None, layer: str = "layer
     return fig
 
 
+@themed
 def gate_saturation(summary: Mapping[str, Any] | None, epoch: int = -1) -> go.Figure:
     """Bars of the fraction of saturated gate activations, per layer and gate.
 
@@ -1320,7 +1451,8 @@ def layers_in(
 
 
 def all_figures(
-    history: Mapping[str, Any] | None, arrays: Mapping[str, Any] | None
+    history: Mapping[str, Any] | None, arrays: Mapping[str, Any] | None, *,
+    theme: Theme | None = None,
 ) -> dict[str, go.Figure]:
     """Every standard figure of a run, under stable snake_case names.
 
@@ -1333,6 +1465,7 @@ def all_figures(
     Args:
         history: the training history, or `None` before training.
         arrays: the trace arrays (`trace.npz`), or `None` before the first epoch.
+        theme: the look of every figure (`Theme`). Default: `None`, the light look.
 
     Returns:
         An ordered dict of figure name to figure, ready for `export.export_figures`.
@@ -1362,4 +1495,4 @@ def all_figures(
             figures[f"{stem}_gradient_heatmap"] = gradient_heatmap(history, name)
         if any(_weight_norms(r, name) for r in rows):
             figures[f"{stem}_weight_gradients"] = weight_gradient_norms(history, name)
-    return figures
+    return {name: style(fig, theme) for name, fig in figures.items()}

@@ -486,3 +486,67 @@ def test_figures_module_imports_neither_tensorflow_nor_streamlit():
 def test_docstring_examples_run():
     result = doctest.testmod(figures, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 10 and result.failed == 0
+
+
+# --- themes -------------------------------------------------------------------------------
+
+
+def _font_sizes(spec, found=None):
+    found = [] if found is None else found
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key in ("font", "tickfont") and isinstance(value, dict) and "size" in value:
+                found.append(value["size"])
+            _font_sizes(value, found)
+    elif isinstance(spec, list):
+        for value in spec:
+            _font_sizes(value, found)
+    return found
+
+
+def test_every_figure_factory_takes_a_theme_and_the_dark_one_has_no_white_box():
+    from lstm_explorer import compare
+
+    factories = [figures.loss_curves, figures.gradient_flow, figures.gradient_heatmap,
+                 figures.weight_gradient_norms, figures.gate_saturation,
+                 compare.compare_loss_curves]
+    history = {"epochs": [{"epoch": 1, "loss": 1.0, "val_loss": 1.2,
+                           "probe": {"grad_h": {"layer0": [0.1, 1.0]}}}]}
+    for factory in factories:
+        argument = [("a", history), ("b", history)] if factory is compare.compare_loss_curves \
+            else history
+        fig = factory(argument, theme=figures.Theme(dark=True))
+        template = fig.layout.template.layout
+        assert template.paper_bgcolor == "#0E1117", factory.__name__
+        assert template.font.color == "#FAFAFA", factory.__name__
+
+
+def test_presenter_mode_scales_every_explicit_font_and_thickens_lines():
+    history = {"epochs": [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e}
+                          for e in (1, 2, 3)]}
+    light = figures.loss_curves(history)
+    presenter = figures.loss_curves(history, theme=figures.Theme(presenter=True))
+    light_sizes = _font_sizes(light.layout.to_plotly_json())
+    presenter_sizes = _font_sizes(presenter.layout.to_plotly_json())
+    assert light_sizes and len(light_sizes) == len(presenter_sizes)
+    assert presenter_sizes == pytest.approx([size * figures.PRESENTER_SCALE
+                                             for size in light_sizes])
+    widths = [trace.line.width for trace in presenter.data if trace.line.width]
+    light_widths = [trace.line.width for trace in light.data if trace.line.width]
+    assert all(wide > thin for wide, thin in zip(widths, light_widths))
+    template = presenter.layout.template.layout
+    assert template.font.size == pytest.approx(figures.FONT_SIZE * figures.PRESENTER_SCALE)
+
+
+def test_the_light_theme_leaves_a_figure_exactly_as_built():
+    history = {"epochs": [{"epoch": 1, "loss": 1.0, "val_loss": 1.2}]}
+    assert figures.loss_curves(history, theme=figures.LIGHT) == figures.loss_curves(history)
+    assert figures.loss_curves(history).layout.template == figures.THEME
+
+
+def test_all_figures_of_a_run_share_its_theme():
+    history = {"epochs": [{"epoch": 1, "loss": 1.0, "val_loss": 1.2,
+                           "probe": {"grad_h": {"layer0": [0.1, 1.0]}}}]}
+    theme = figures.Theme(dark=True, presenter=True)
+    for name, fig in figures.all_figures(history, None, theme=theme).items():
+        assert fig.layout.template.layout.paper_bgcolor == "#0E1117", name

@@ -32,6 +32,10 @@ from lstm_explorer.ui.state import ExplorerSession, session
 STREAMLIT_KEYS = ("embed", "embed_options")
 PRESET_KEY = "preset"
 PICKER_KEY = "preset_picker"
+# The share-link key of presenter mode (a view setting, not part of the config).
+PRESENTER_KEY = "presenter"
+PRESENTER_TOGGLE = "presenter_toggle"
+_TRUE = ("1", "true", "yes", "on")
 
 
 def config_from_link(query: Mapping[str, Any]) -> tuple[ExperimentConfig, str | None, list[str]]:
@@ -54,7 +58,8 @@ def config_from_link(query: Mapping[str, Any]) -> tuple[ExperimentConfig, str | 
     >>> config.model["layers"][0]["units"], preset, len(problems)
     (32, None, 1)
     """
-    query = {key: value for key, value in query.items() if key not in STREAMLIT_KEYS}
+    query = {key: value for key, value in query.items()
+             if key not in STREAMLIT_KEYS and key != PRESENTER_KEY}
     messages: list[str] = []
     preset_key = None
     preset_text = query.pop(PRESET_KEY, None)
@@ -111,6 +116,10 @@ def read_link() -> None:
     explorer.link_loaded = True
     if not query:
         return
+    presenter = query.get(PRESENTER_KEY)
+    if isinstance(presenter, list | tuple):
+        presenter = presenter[-1] if presenter else None
+    explorer.presenter = str(presenter).lower() in _TRUE
     config, preset_key, messages = config_from_link(query)
     explorer.load(config, preset_key)
     if messages:
@@ -154,6 +163,8 @@ def write_link() -> None:
     """Write the settings being edited to the URL: the preset, if any, and what differs."""
     explorer = session()
     wanted = link_query(explorer.config, explorer.preset)
+    if explorer.presenter:
+        wanted[PRESENTER_KEY] = "1"
     if _query_now() != wanted:
         st.query_params.from_dict(wanted)
     explorer.last_query = wanted
@@ -215,9 +226,36 @@ COMPACT_CSS = """
 """
 
 
+# Presenter mode: Streamlit sizes its text and spacing in rem, so a larger root font
+# enlarges the whole page; charts follow through `panels.chart_theme`.
+PRESENTER_CSS = """
+<style>
+html { font-size: 20px; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem;
+                                       padding-right: 2rem; }
+</style>
+"""
+
+
 def style() -> None:
-    """The app's own page style (spacing), before anything is drawn."""
-    st.html(COMPACT_CSS)
+    """The app's own page style (spacing; larger in presenter mode), before anything
+    is drawn."""
+    st.html(COMPACT_CSS + (PRESENTER_CSS if session().presenter else ""))
+
+
+def _set_presenter() -> None:
+    session().presenter = bool(st.session_state.get(PRESENTER_TOGGLE))
+
+
+def presenter_switch(explorer: ExplorerSession) -> None:
+    """The sidebar switch of presenter mode; it shows the session's state (a link may
+    have set it)."""
+    if st.session_state.get(PRESENTER_TOGGLE) is not explorer.presenter:
+        st.session_state[PRESENTER_TOGGLE] = explorer.presenter
+    st.sidebar.toggle("Presenter mode", key=PRESENTER_TOGGLE, on_change=_set_presenter,
+                      help="For a projector: larger type, thicker lines in every chart. "
+                           "The page's link carries it (presenter=1), so students who "
+                           "open the teacher's link see the same.")
 
 
 def sidebar() -> None:
@@ -228,10 +266,13 @@ def sidebar() -> None:
     st.sidebar.badge(label, icon=":material/memory:",
                      color="green" if label.startswith("GPU") else "gray")
     preset_picker(explorer)
+    presenter_switch(explorer)
     # Which server process this session lives on: for an administrator behind a load
     # balancer (deploy/README.md), and for deploy/check_nginx.sh, which checks that each
-    # session stays on its process.
-    st.sidebar.caption(f"Server process {os.getpid()} on {socket.gethostname()}")
+    # session stays on its process. Not shown to the class: it is in the page's HTML
+    # (an invisible element), where those tools read it.
+    st.sidebar.html(f'<span data-testid="serverProcess" style="display:none">Server '
+                    f'process {os.getpid()} on {socket.gethostname()}</span>')
 
 
 def _session_detail() -> dict[str, str]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from lstm_explorer import figures, limits, readings, tasks
@@ -32,6 +33,7 @@ from lstm_explorer.ui import downloads
 from lstm_explorer.ui.state import ExplorerSession, Run, session
 
 CHART_CONFIG = {"displaylogo": False}
+PRESENTER_HEIGHT = 1.2  # larger type needs taller charts
 CHART_HEIGHT = 380  # of each live chart: the first is whole under the bar at 1280×720
 LIVE_EVERY = 0.5  # seconds between redraws of a running job's progress line
 CHARTS_EVERY = 1.0  # seconds between redraws of its charts
@@ -523,8 +525,22 @@ def placeholder_chart(waiting: bool, key: str = "live-placeholder") -> None:
     chart(_placeholder_figure(waiting), key)
 
 
+def chart_theme() -> figures.Theme:
+    """The look of this session's charts: Streamlit's light or dark theme, as the
+    browser reports it, and presenter mode."""
+    dark = getattr(st.context.theme, "type", None) == "dark"
+    return figures.Theme(dark=dark, presenter=session().presenter)
+
+
 def chart(fig: Any, key: str, height: int | None = None) -> None:
-    """Draw a figure with its own theme (the one the exports use)."""
+    """Draw a figure in the session's theme (`chart_theme`; the exports use it too).
+
+    The figure itself is left as it is (a page may keep it and draw it again).
+    """
+    theme = chart_theme()
+    if theme != figures.LIGHT:
+        fig = figures.style(go.Figure(fig), theme)
+        height = round(height * PRESENTER_HEIGHT) if height and theme.presenter else height
     if height is not None and fig.layout.height != height:
         fig.update_layout(height=height)
     st.plotly_chart(fig, key=key, theme=None, config=CHART_CONFIG)
@@ -636,11 +652,12 @@ def _figure_maker(fig: Any, fmt: str) -> Callable[[], bytes]:
 
 def run_figures(explorer: ExplorerSession, run: Run) -> dict[str, Any]:
     """`figures.all_figures` of a run, built once per run."""
+    theme = chart_theme()
     cached = explorer.cache.get("run_figures")
-    if cached is not None and cached[0] is run:
-        return cached[1]
-    built = figures.all_figures(run.history, run.arrays or None)
-    explorer.cache["run_figures"] = (run, built)
+    if cached is not None and cached[0] is run and cached[1] == theme:
+        return cached[2]
+    built = figures.all_figures(run.history, run.arrays or None, theme=theme)
+    explorer.cache["run_figures"] = (run, theme, built)
     return built
 
 

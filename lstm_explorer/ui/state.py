@@ -76,6 +76,8 @@ class ExplorerSession:
             shows `config` exactly.
         draft_error: why `draft` does not validate, or `None`.
         last_built: the last config whose model Keras built, for "back to what worked".
+        presenter: presenter mode: larger type and thicker lines, on the page and in
+            every chart (a share-link key, so a teacher's link carries it).
     """
 
     config: ExperimentConfig = field(default_factory=ExperimentConfig.default)
@@ -93,6 +95,7 @@ class ExplorerSession:
     draft: dict = field(default_factory=dict)
     draft_error: ConfigError | None = None
     last_built: ExperimentConfig | None = None
+    presenter: bool = False
 
     # --- the one source of truth: every way in changes the config here, before any
     # widget is drawn; the widgets then show `shown(key)`.

@@ -367,3 +367,21 @@ def test_a_finished_run_shows_its_verdict_above_the_charts():
     # A run that learned nothing is not shown as a success.
     if verdict.startswith("Learned nothing"):
         assert verdict not in text(at, "success")
+
+
+def test_presenter_mode_comes_with_the_link_stays_in_it_and_enlarges_the_charts():
+    at = new_app({**TINY, "presenter": "1"})
+    no_exceptions(at)
+    assert at.sidebar.toggle(key="presenter_toggle").value is True
+    assert at.query_params["presenter"] == "1"
+    assert "layer1.units" in at.query_params  # the config is read as before
+    at.button(key="train").click().run()
+    wait_for_job(at)
+    sizes = [json.loads(chart.proto.spec)["layout"]["template"]["layout"]["font"]["size"]
+             for chart in at.get("plotly_chart")]
+    assert sizes and all(size > 16 for size in sizes)
+    at.sidebar.toggle(key="presenter_toggle").set_value(False).run()
+    assert "presenter" not in at.query_params
+    sizes = [json.loads(chart.proto.spec)["layout"]["template"]["layout"]["font"]["size"]
+             for chart in at.get("plotly_chart")]
+    assert sizes and all(size == 16 for size in sizes)
