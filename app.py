@@ -11,7 +11,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import streamlit as st  # noqa: E402
 
-from lstm_explorer import limits  # noqa: E402
+from lstm_explorer import limits, timeline  # noqa: E402
+
+timeline.mark("app run")
 
 # Size TensorFlow's thread pools for the trainings this server runs at once, before
 # TensorFlow starts (once per process; see limits.thread_pools for the reasoning).
@@ -41,4 +43,5 @@ st.title(page.title)
 frame.notices()
 frame.run_page(page)
 frame.write_link()
+timeline.mark("app run end")
 frame.warm_up_default_preset()

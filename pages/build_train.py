@@ -145,8 +145,9 @@ def charts_view() -> None:
         charts_show["trace"] = arrays is not None
     if arrays is None and not (history and history["epochs"]):
         # Nothing to draw yet: no training, or a new job before its first trace.
-        panels.placeholder_chart(waiting=history is not None)
+        panels.placeholder_or_preload(explorer, waiting=history is not None)
         return
+    explorer.charts_loaded = True
     snapshot = panels.snapshot_of(explorer.job)
     if snapshot is not None and not snapshot.done:
         token = (id(explorer.job), len(snapshot.rows), id(snapshot.trace))

@@ -532,6 +532,43 @@ def chart_theme() -> figures.Theme:
     return figures.Theme(dark=dark, presenter=session().presenter)
 
 
+PRELOAD_AFTER = 1.5  # seconds after a page is usable before plotly.js loads
+
+
+def placeholder_or_preload(explorer: ExplorerSession, waiting: bool) -> None:
+    """The empty chart that says what comes (`placeholder_chart`), or, on a session's
+    first page, a note now and that chart a moment later.
+
+    A page's first plotly chart has the browser load and compile plotly.js (3.5 MB),
+    which holds the browser's main thread for seconds on a busy two-core machine: drawn
+    in the first page run, it kept Train disabled until then. Drawn `PRELOAD_AFTER`
+    seconds later, the page is usable first and the library is still loaded before the
+    person's click on Train, so the first real chart is drawn at once.
+
+    Args:
+        explorer: the session; `charts_loaded` says whether its browser has the library.
+        waiting: a training has started (its first trace is on the way).
+    """
+    if explorer.charts_loaded or waiting:
+        explorer.charts_loaded = True
+        placeholder_chart(waiting=waiting)
+        return
+    state = {"looks": 0}
+
+    def later() -> None:
+        state["looks"] += 1
+        if state["looks"] == 1:  # the page's own run: words only
+            st.caption("Press **Train**: the loss, the gradient flow, the gates and the "
+                       "states are drawn here.")
+        elif not explorer.charts_loaded:
+            explorer.charts_loaded = True
+            placeholder_chart(waiting=False)
+        else:
+            st.rerun()  # a page run draws the chart from now on, and ends this timer
+
+    st.fragment(later, run_every=PRELOAD_AFTER)()
+
+
 def chart(fig: Any, key: str, height: int | None = None) -> None:
     """Draw a figure in the session's theme (`chart_theme`; the exports use it too).
 

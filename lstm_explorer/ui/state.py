@@ -78,6 +78,8 @@ class ExplorerSession:
         last_built: the last config whose model Keras built, for "back to what worked".
         presenter: presenter mode: larger type and thicker lines, on the page and in
             every chart (a share-link key, so a teacher's link carries it).
+        charts_loaded: whether a chart has been drawn in this session's browser (so
+            it has plotly.js); see `panels.placeholder_or_preload`.
     """
 
     config: ExperimentConfig = field(default_factory=ExperimentConfig.default)
@@ -96,6 +98,7 @@ class ExplorerSession:
     draft_error: ConfigError | None = None
     last_built: ExperimentConfig | None = None
     presenter: bool = False
+    charts_loaded: bool = False
 
     # --- the one source of truth: every way in changes the config here, before any
     # widget is drawn; the widgets then show `shown(key)`.

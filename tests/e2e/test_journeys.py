@@ -335,3 +335,74 @@ def test_after_train_the_charts_and_the_progress_are_in_view_and_the_line_never_
     # Most of the first chart shows (its title, axes and curves, at least).
     assert chart.bounding_box()["y"] + 0.6 * chart.bounding_box()["height"] <= size["height"]
     assert_no_traceback(page)
+
+
+def test_gradient_flow_shows_an_older_run_picked_by_name_and_keeps_it_after_a_page_switch(
+        sized_page, app_url, screenshot):
+    from lstm_explorer import readings
+    from lstm_explorer.config import ExperimentConfig
+
+    page = sized_page
+    size = page.viewport_size["width"]
+    tiny = {"task.seq_len": "6", "task.n_samples": "64", "training.epochs": "2"}
+    first_link = {**tiny, "layer1.units": "4"}
+    main = page.get_by_test_id(MAIN)
+    open_app(page, app_url, "?" + "&".join(f"{key}={value}" for key, value in first_link.items()))
+    assert train_and_wait(page).startswith("run 1: lstm 4 on adding")
+    open_tab(page, "Settings and model")
+    type_number(page, "Units", 3)
+    main.get_by_role("button", name="Train").click()
+    main.get_by_test_id("stCaptionContainer").filter(
+        has_text=re.compile(r"^run 2: lstm 3 on adding .*parameters")).first.wait_for(
+        timeout=240_000)
+    wait_idle(page)
+
+    def reading_of(units: int) -> str:
+        """What Gradient Flow says about a run of these settings (training is seeded)."""
+        config, problems = ExperimentConfig.from_query({**tiny, "layer1.units": str(units)})
+        assert not problems
+        history = training.Trainer(config).run().history
+        return readings.gradient_reading(history, "layer0", "grad_h")
+
+    def open_gradient_flow() -> None:
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Gradient Flow").click()
+        page.wait_for_selector("h1:has-text('Gradient Flow')", timeout=60_000)
+        settle(page)
+
+    def shown_caption():
+        return main.get_by_test_id("stCaptionContainer").filter(has_text="Showing").first
+
+    open_gradient_flow()
+    shows(page, "Run", "run 2: lstm 3 on adding")  # the newest, by default
+    expect(shown_caption()).to_have_text("Showing run 2: lstm 3 on adding · finished, 2 epochs")
+    choose(page, "Run", "run 1: lstm 4 on adding")
+    expect(shown_caption()).to_have_text("Showing run 1: lstm 4 on adding · finished, 2 epochs")
+    reading = main.get_by_test_id("stAlert").filter(has_text="gradient reaching step 0").first
+    first_reading, second_reading = reading_of(4), reading_of(3)
+    assert first_reading != second_reading
+    expect(reading).to_contain_text(first_reading)
+    expect(main.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    assert_no_traceback(page)
+    screenshot(page, f"journey_gradient_flow_run_picker_{size}")
+
+    # Away and back: the run picked is still the one shown.
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Build & Train").click()
+    page.wait_for_selector("h1:has-text('Build & Train')", timeout=60_000)
+    settle(page)
+    open_gradient_flow()
+    shows(page, "Run", "run 1: lstm 4 on adding")
+    expect(shown_caption()).to_have_text("Showing run 1: lstm 4 on adding · finished, 2 epochs")
+    expect(reading).to_contain_text(first_reading)
+
+
+def test_train_is_usable_before_the_charting_library_loads_and_it_loads_soon_after(
+        page, app_url):
+    open_app(page, app_url, "?task.seq_len=7")  # a new session
+    main = page.get_by_test_id(MAIN)
+    expect(main.get_by_role("button", name="Train")).to_be_enabled(timeout=60_000)
+    # plotly.js comes with the first chart; the page draws one a moment after it is
+    # usable, in the charts tab, so that a click on Train finds the library loaded.
+    main.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=30_000)
+    open_tab(page, "Training charts")
+    expect(main.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    assert_no_traceback(page)
