@@ -11,17 +11,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import streamlit as st  # noqa: E402
 
-from lstm_explorer import limits, timeline  # noqa: E402
+from lstm_explorer import timeline  # noqa: E402
 
 timeline.mark("app run")
 
-# Size TensorFlow's thread pools for the trainings this server runs at once, before
-# TensorFlow starts (once per process; see limits.thread_pools for the reasoning).
-limits.configure_threads()
-
-from lstm_explorer.ui import frame  # noqa: E402  (imports TensorFlow once per process)
+from lstm_explorer.ui import frame  # noqa: E402  (TensorFlow-free: see start_tensorflow)
 
 frame.keep_keras_state()
+# TensorFlow is imported on a thread of its own (its thread pools sized first for the
+# trainings this server runs at once, see limits.thread_pools), while this page draws.
+frame.start_tensorflow()
 
 st.set_page_config(layout="wide", page_title="LSTM Explorer", page_icon=":material/memory:")
 

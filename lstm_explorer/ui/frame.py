@@ -17,8 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from lstm_explorer import model as model_module
-from lstm_explorer import presets, timeline, training
+from lstm_explorer import limits, presets, timeline
 from lstm_explorer.config import (
     ExperimentConfig,
     flat_field,
@@ -209,9 +208,65 @@ def preset_picker(explorer: ExplorerSession) -> None:
         st.sidebar.markdown(f"**What to look for.** {preset.look_for}")
 
 
+_TENSORFLOW_READY = threading.Event()
+_TENSORFLOW_LOCK = threading.Lock()
+_tensorflow_started = False
+
+
+def start_tensorflow() -> None:
+    """Import TensorFlow and Keras on a thread of their own, once per process.
+
+    The import (and the first model built) takes seconds; done in the first page run
+    it kept the first visitor after a server start waiting for all of it. Now that page
+    draws at once, from the config alone, and fills in what needs TensorFlow (the model
+    summary, the device) when `tensorflow_ready()`. The thread pools are sized first
+    (`limits.configure_threads`), as that must happen before TensorFlow starts.
+    """
+    global _tensorflow_started
+    with _TENSORFLOW_LOCK:
+        if _tensorflow_started:
+            return
+        _tensorflow_started = True
+        if "lstm_explorer.training" in sys.modules:  # imported already (a test process)
+            _TENSORFLOW_READY.set()
+            return
+
+    def load() -> None:
+        try:
+            limits.configure_threads()
+            from lstm_explorer import model, training  # noqa: F401 - the import is the work
+
+            timeline.mark("tensorflow imported")
+        except Exception:  # noqa: BLE001 - the page's own imports will say what is wrong
+            logging.getLogger(__name__).exception("importing TensorFlow failed")
+        finally:
+            _TENSORFLOW_READY.set()
+
+    threading.Thread(target=load, name="lstm-explorer-tensorflow", daemon=True).start()
+
+
+def tensorflow_ready(timeout: float = 0.0) -> bool:
+    """Whether `start_tensorflow`'s import has finished (waiting up to `timeout` s)."""
+    return _TENSORFLOW_READY.wait(timeout)
+
+
+def when_tensorflow_ready() -> None:
+    """Rerun the page once TensorFlow is imported, so that it draws what waited for it."""
+    if tensorflow_ready():
+        return
+
+    def look() -> None:
+        if tensorflow_ready():
+            st.rerun()
+
+    st.fragment(look, run_every=0.5)()
+
+
 @st.cache_resource(show_spinner=False)
 def device_label() -> str:
-    """Where training runs (asked once per process)."""
+    """Where training runs (asked once per process, once TensorFlow is imported)."""
+    from lstm_explorer import model as model_module
+
     return model_module.device_label()
 
 
@@ -262,7 +317,7 @@ def sidebar() -> None:
     """The shared sidebar: app name, device badge, preset picker."""
     explorer = session()
     st.sidebar.markdown("### LSTM Explorer")
-    label = device_label()
+    label = device_label() if tensorflow_ready() else "Device: TensorFlow is starting"
     st.sidebar.badge(label, icon=":material/memory:",
                      color="green" if label.startswith("GPU") else "gray")
     preset_picker(explorer)
@@ -296,6 +351,8 @@ def warm_up_default_preset() -> threading.Thread:
 
     def warm_up() -> None:
         try:
+            from lstm_explorer import training
+
             training.warm_up(presets.get("default").build())
         except Exception:  # noqa: BLE001 - a failed warm-up only means a cold first run
             logging.getLogger(__name__).exception("warming up the default preset failed")

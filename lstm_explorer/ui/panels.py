@@ -18,7 +18,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lstm_explorer import figures, limits, readings, tasks
-from lstm_explorer import model as model_module
 from lstm_explorer.config import ExperimentConfig, flat_field
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.jobs import (
@@ -68,12 +67,16 @@ def model_rows(config_json: str) -> list[dict]:
         ConfigError: when the model cannot be built here (e.g. use_cudnn=True without a
             GPU).
     """
+    from lstm_explorer import model as model_module
+
     config = ExperimentConfig.from_json(config_json)
     return model_module.describe(model_module.build(config))
 
 
 @st.cache_resource(show_spinner=False)
 def gpu_present() -> bool:
+    from lstm_explorer import model as model_module
+
     return bool(model_module.gpu_names())
 
 
@@ -82,8 +85,13 @@ def model_check(explorer: ExplorerSession) -> tuple[list[dict] | None, BaseExcep
 
     Returns:
         `(rows of model.describe, None)`, or `(None, the error)` when it cannot be built
-        here; a model that builds becomes the session's `last_built`.
+        here; a model that builds becomes the session's `last_built`. `(None, None)`
+        while TensorFlow is still being imported (`frame.start_tensorflow`).
     """
+    from lstm_explorer.ui import frame
+
+    if not frame.tensorflow_ready():
+        return None, None
     try:
         rows = model_rows(explorer.config.to_json(indent=None))
     except Exception as error:  # noqa: BLE001 - Keras's own refusal, shown, not raised
@@ -108,6 +116,14 @@ def summary_panel(explorer: ExplorerSession, rows: list[dict] | None,
         return
     if error is not None:
         build_failure_panel(explorer, error)
+        return
+    if rows is None:
+        from lstm_explorer.ui import frame
+
+        st.info("**Model** · the summary comes in a moment: TensorFlow is starting, as it "
+                "does once after the server starts. Train works already.",
+                icon=":material/hourglass_top:")
+        frame.when_tensorflow_ready()
         return
     total = sum(row["params"] for row in rows)
     st.markdown(f"**Model** · {total:,} parameters")
@@ -256,6 +272,8 @@ def why_not_trainable(error: ConfigError | None, *, buildable: bool, csv_ready: 
 
 def cudnn_panel(config: ExperimentConfig) -> None:
     """Would Keras run the fused cuDNN kernel, here and on a GPU, and if not, why."""
+    from lstm_explorer import model as model_module
+
     here = model_module.cudnn_eligible(config, gpu_present=gpu_present())
     on_gpu = model_module.cudnn_eligible(config, gpu_present=True)
     if here.eligible:
