@@ -1,6 +1,7 @@
 """Fixtures for the browser tests: one real app server and one browser per module."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,17 @@ SCREENSHOTS = Path(os.environ.get("LSTM_EXPLORER_SCREENSHOTS", "/tmp/lstm-explor
 
 
 @pytest.fixture(scope="session")
-def app_url():
+def app_url(browser):
+    """One app server for every browser test, warmed up: its first page has been
+    opened and TensorFlow imported (the first page draws before that, and tests that
+    read the model summary would otherwise wait for it on a busy machine)."""
     with app_server() as url:
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url + "/")
+        page.get_by_test_id("stMainBlockContainer").get_by_text(
+            re.compile(r"^Model · [\d,]+ parameters$")).wait_for(timeout=300_000)
+        context.close()
         yield url
 
 
