@@ -106,6 +106,9 @@ DIVERGING_SCALE = [
 ]
 
 FONT_SIZE = 16
+# Where the title starts, as a share of the figure's width; a legend under the plot
+# starts there too.
+_TITLE_X = 0.01
 STEP_AXIS = "time step (processing order)"
 
 _FONT_FAMILY = "Arial, 'Liberation Sans', 'DejaVu Sans', sans-serif"
@@ -138,7 +141,7 @@ def _build_theme(dark: bool = False, scale: float = 1.0) -> go.layout.Template:
         title=dict(
             font=dict(size=(FONT_SIZE + 6) * scale),
             subtitle=dict(font=dict(size=FONT_SIZE * scale, color=colours["#555555"])),
-            x=0.01,
+            x=_TITLE_X,
             xanchor="left",
         ),
         colorway=[colours.get(colour, colour) for colour in OKABE_ITO],
@@ -186,7 +189,7 @@ def _scaled(spec: Any, scale: float, colours: Mapping[str, str], key: str = "") 
             if isinstance(value, int | float) and not isinstance(value, bool):
                 if (name == "size" and key in ("font", "tickfont", "marker")) or \
                         (key == "margin" and name in ("l", "r", "t", "b", "pad")) or \
-                        name in ("thickness", "standoff", "ticklen"):
+                        name in ("thickness", "standoff", "ticklen", "yshift", "xshift"):
                     value = value * scale
                 elif name == "width" and key == "line" or name == "linewidth":
                     value = value * _line_scale(scale)
@@ -255,10 +258,13 @@ def style(fig: go.Figure, theme: Theme | None = None) -> go.Figure:
     colours = _DARK if theme.dark else _LIGHT
     layout = fig.layout.to_plotly_json()
     layout.pop("template", None)
+    if "height" in layout:
+        # Larger type needs the room: a figure that sets its own height grows with it.
+        layout["height"] = round(layout["height"] * theme.scale)
     fig.layout = go.Layout(_scaled(layout, theme.scale, colours))
     fig.layout.template = template_for(theme)
     for trace in fig.data:
-        for part in ("line", "marker", "textfont"):
+        for part in ("line", "marker", "textfont", "colorbar"):
             if part in trace and trace[part] is not None:
                 spec = trace[part].to_plotly_json()
                 if spec:
@@ -341,6 +347,8 @@ QUANTITY_LABELS = {
     "r": "reset gate r_t",
 }
 
+# The y axes of the gradient-flow panels, whose titles name the quantity.
+_GRADIENT_AXIS = "L2 norm, log scale"
 GRADIENT_LABELS = {
     "grad_h": "‖∂L/∂h_t‖ (L2 norm, log scale)",
     "grad_c": "‖∂L/∂c_t‖ (L2 norm, log scale)",
@@ -534,8 +542,11 @@ def _log_axis(values: np.ndarray) -> dict[str, Any]:
 
 
 def _epoch_ticks(n_epochs: int) -> dict[str, Any]:
-    # A short run gets a tick per epoch (no "1.5"); a long one plotly's own round steps.
-    return dict(tick0=1, dtick=1) if n_epochs <= 12 else {}
+    # A short run gets a tick per epoch or every other one (no "1.5"), few enough for a
+    # narrow panel; a long one plotly's own round steps.
+    if n_epochs <= 6:
+        return dict(tick0=1, dtick=1)
+    return dict(tick0=0, dtick=2) if n_epochs <= 12 else {}
 
 
 def _heatmap(matrix: np.ndarray, name: str, coloraxis: str) -> go.Heatmap:
@@ -555,6 +566,70 @@ def _colorbar(title: str, x: float) -> dict[str, Any]:
     return dict(_COLORBAR, title=dict(text=title, font=dict(size=FONT_SIZE)), x=x, len=0.9)
 
 
+def _colorbar_below(title: str, domain: Sequence[float]) -> dict[str, Any]:
+    """A horizontal colour bar at the foot of the figure, under the panels in `domain`.
+
+    Under its panels rather than beside them: a row of heatmaps keeps the whole width,
+    and side by side bars would need a width that a narrow window (a projector at
+    150 % zoom) does not have. Plotly reserves the bar's height below the axes.
+    """
+    start, end = domain
+    return dict(
+        _COLORBAR,
+        # Plotly puts the title of a horizontal bar at its left with side "right".
+        title=dict(text=title, font=dict(size=FONT_SIZE), side="right"),
+        orientation="h",
+        x=(start + end) / 2,
+        xanchor="center",
+        len=0.8 * (end - start),
+        yref="container",
+        y=0,
+        yanchor="bottom",
+        ypad=8,
+        # Three labels (low, middle, high) fit under the narrowest panel unturned.
+        nticks=3,
+    )
+
+
+def _shared_x_title(fig: go.Figure, text: str) -> None:
+    """One x-axis title under a row of panels whose x axes all mean the same.
+
+    Each panel's own title would need the panel's width: in a narrow window the panels'
+    titles ran into each other. The shared one sits below the tick labels (their length,
+    padding and height in the theme's type). Each panel keeps an invisible title (a
+    no-break space), for which plotly makes room below the tick labels: room that the
+    shared title takes, above whatever else the bottom margin holds.
+    """
+    fig.update_xaxes(title_text=_BLANK)
+    below_ticks = _AXIS["ticklen"] + 1.3 * FONT_SIZE + _AXIS["title"]["standoff"]
+    fig.add_annotation(
+        text=text,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0,
+        xanchor="center",
+        yanchor="top",
+        yshift=-below_ticks,
+        showarrow=False,
+        font=dict(size=FONT_SIZE + 2),
+    )
+
+
+# A title that takes a title's room and shows nothing.
+_BLANK = "\u00a0"
+
+
+def _legend_below() -> dict[str, Any]:
+    """A legend in rows at the foot of the figure, from its left edge.
+
+    Beside the plot a legend takes width that two panels and their axes need, and a
+    tall one scrolls; below, its rows wrap to the width and plotly makes room for them.
+    """
+    return dict(orientation="h", xref="container", x=_TITLE_X, xanchor="left",
+                yref="container", y=0, yanchor="bottom")
+
+
 # ----------------------------------------------------------------------------------------
 # Trace figures (one probe batch, one epoch)
 
@@ -568,10 +643,11 @@ def gate_heatmaps(
 ) -> go.Figure:
     """Gate activations of one recurrent layer as units × time heatmaps, side by side.
 
-    LSTM layers show i, f, g (candidate), o; GRU layers z, r, g. The sigmoid gates share
-    one sequential colour scale over [0, 1] and the candidate has a diverging scale
+    LSTM layers show i, f, o and the candidate g; GRU layers z, r, g. The sigmoid gates
+    share one sequential colour scale over [0, 1] and the candidate has a diverging scale
     over [-1, 1]; either widens to the data's range when an activation leaves it (for
-    example `activation="relu"`). A SimpleRNN layer has no gates: the figure says so.
+    example `activation="relu"`). Each scale's colour bar is under the panels that use
+    it. A SimpleRNN layer has no gates: the figure says so.
 
     Args:
         arrays: trace arrays keyed as in `trace.npz` (`"layer0/i"` ... float
@@ -582,7 +658,8 @@ def gate_heatmaps(
             Bidirectional layer. Default: `"forward"`.
 
     Returns:
-        A figure with one heatmap per gate, each with `z` of shape `(units, steps)`.
+        A figure with one heatmap per gate (traces in Keras's order i, f, g, o), each
+        with `z` of shape `(units, steps)`.
 
     Example:
 
@@ -607,43 +684,56 @@ def gate_heatmaps(
     if all(not np.isfinite(m).any() for m in matrices.values()):
         return empty_figure(title, _ALL_NONFINITE)
 
+    # The sigmoid gates side by side, the candidate last: each colour scale's bar can
+    # then sit under the panels that use it.
+    columns = {g: col for col, g in enumerate(sorted(gates, key=lambda g: g not in _SIGMOID_GATES),
+                                               start=1)}
     fig = _subplots(
         rows=1,
         cols=len(gates),
         shared_yaxes=True,
         horizontal_spacing=0.025,
-        subplot_titles=[GATE_NAMES[g] for g in gates],
+        subplot_titles=[GATE_NAMES[g] for g in sorted(gates, key=columns.get)],
     )
     sigmoid = [matrices[g] for g in gates if g in _SIGMOID_GATES]
     gate_lo, gate_hi = _unit_range(np.concatenate([m.ravel() for m in sigmoid] or [np.zeros(0)]))
     cand_lo, cand_hi = _symmetric_range(matrices.get("g", np.zeros(0)), at_least=1.0)
-    for col, g in enumerate(gates, start=1):
+    for g in gates:
         axis = "coloraxis" if g in _SIGMOID_GATES else "coloraxis2"
-        fig.add_trace(_heatmap(matrices[g], g, axis), row=1, col=col)
-        fig.update_xaxes(title_text="time step", row=1, col=col)
+        fig.add_trace(_heatmap(matrices[g], g, axis), row=1, col=columns[g])
     fig.update_yaxes(title_text="unit", autorange="reversed", row=1, col=1)
     fig.update_yaxes(autorange="reversed")
-    _new_figure(
-        fig,
-        title=f"Gate activations, {where}",
-        subtitle=f"sample {sample} of the probe batch; x: {STEP_AXIS}",
-    )
-    fig.update_layout(
-        coloraxis=dict(
+    _shared_x_title(fig, STEP_AXIS)
+    _new_figure(fig, title=f"Gate activations, {where}",
+                subtitle=f"sample {sample} of the probe batch")
+    domains = [_x_domain(fig, col) for col in range(1, len(gates) + 1)]
+    sigmoid_columns = [columns[g] for g in gates if g in _SIGMOID_GATES] or [1]
+    layout = {}
+    if sigmoid:
+        layout["coloraxis"] = dict(
             colorscale=SEQUENTIAL_SCALE,
             cmin=gate_lo,
             cmax=gate_hi,
-            colorbar=_colorbar("gates", 1.02),
-        ),
-        coloraxis2=dict(
+            colorbar=_colorbar_below(
+                "gates", (domains[min(sigmoid_columns) - 1][0], domains[max(sigmoid_columns) - 1][1])
+            ),
+        )
+    if "g" in gates:
+        # No title: the bar is under the candidate's panel, whose title names it.
+        layout["coloraxis2"] = dict(
             colorscale=DIVERGING_SCALE,
             cmin=cand_lo,
             cmax=cand_hi,
-            colorbar=_colorbar("g", 1.11),
-        ),
-        margin=dict(r=150),
-    )
+            colorbar=_colorbar_below("", domains[columns["g"] - 1]),
+        )
+    fig.update_layout(**layout)
     return fig
+
+
+def _x_domain(fig: go.Figure, col: int) -> tuple[float, float]:
+    """The horizontal extent (paper fraction) of the panel in column `col` of row 1."""
+    axis = fig.layout["xaxis" if col == 1 else f"xaxis{col}"]
+    return tuple(axis.domain)
 
 
 @themed
@@ -704,17 +794,21 @@ def state_heatmaps(
         # A cell state of exactly 0 everywhere still needs a non-empty colour range.
         lo, hi = _symmetric_range(matrices[q], at_least=1.0 if q == "h" else 1e-6)
         fig.add_trace(_heatmap(matrices[q], q, axis), row=1, col=col)
-        fig.update_xaxes(title_text="time step", row=1, col=col)
         layout[axis] = dict(
             colorscale=DIVERGING_SCALE,
             cmin=lo,
             cmax=hi,
-            colorbar=_colorbar(q, 1.02 + 0.09 * (col - 1)),
+            # Each state's bar under its own panel, whose title names it.
+            colorbar=_colorbar_below("", _x_domain(fig, col)),
         )
     fig.update_yaxes(title_text="unit", row=1, col=1)
     fig.update_yaxes(autorange="reversed")
-    _new_figure(fig, title=title, subtitle=f"sample {sample} of the probe batch; x: {STEP_AXIS}")
-    fig.update_layout(**layout, margin=dict(r=60 + 90 * len(names)))
+    if len(names) > 1:
+        _shared_x_title(fig, STEP_AXIS)
+    else:
+        fig.update_xaxes(title_text=STEP_AXIS)
+    _new_figure(fig, title=title, subtitle=f"sample {sample} of the probe batch")
+    fig.update_layout(**layout)
     return fig
 
 
@@ -756,7 +850,8 @@ def unit_lines(
     prefix = _prefix(layer, direction)
     where = _direction_label(prefix)
     label = QUANTITY_LABELS[quantity]
-    title = f"{label[0].upper()}{label[1:]} of single units, {where}"
+    # Short enough for a half-width column in presenter mode; the subtitle counts the units.
+    title = f"{label[0].upper()}{label[1:]}, {where}"
     if not _trace_prefixes(arrays):
         return empty_figure(title, _NO_TRACE)
     _require_layer(arrays, prefix, f"layer={layer!r}, direction={direction!r}")
@@ -799,7 +894,8 @@ def unit_lines(
         )
     fig.update_xaxes(title_text=STEP_AXIS)
     fig.update_yaxes(title_text=label)
-    fig.update_layout(legend=dict(title=dict(text="unit")), hovermode="closest")
+    fig.update_layout(legend=dict(_legend_below(), title=dict(text="unit")),
+                      hovermode="closest")
     return fig
 
 
@@ -832,12 +928,6 @@ def _pick_epochs(
     return chosen
 
 
-def _epoch_colours(n: int) -> list[str]:
-    # Stop short of Viridis's yellow end, which vanishes on a white background.
-    points = [0.0] if n == 1 else list(np.linspace(0.0, 0.85, n))
-    return sample_colorscale(SEQUENTIAL_SCALE, points)
-
-
 def _gradient_panels(rows, layer: str) -> list[str]:
     present = [q for q in ("grad_h", "grad_c") if any(_gradient_series(r, q, layer) for r in rows)]
     return present or ["grad_h"]
@@ -853,8 +943,8 @@ def gradient_flow(
 
     Reading it: the loss is computed at the last step, so a vanishing gradient is a line
     that falls steeply towards step 0; a healthy LSTM keeps it flatter. Early epochs are
-    dark, late ones bright (a sequential colour ramp). With `grad_c` in the history (LSTM)
-    a second panel shows ‖∂L/∂c_t‖.
+    dark, late ones bright (a sequential colour ramp, keyed by a colour bar). With
+    `grad_c` in the history (LSTM) a second panel shows ‖∂L/∂c_t‖.
 
     Args:
         history: the training history (`{"epochs": [row, ...], ...}`); each row's
@@ -865,7 +955,7 @@ def gradient_flow(
             epoch, or 10 evenly spread ones (first and last included) when there are more.
 
     Returns:
-        A figure with one line per epoch per panel, legend entries `"epoch N"`.
+        A figure with one line per epoch per panel, named `"epoch N"`.
 
     Example:
 
@@ -888,15 +978,18 @@ def gradient_flow(
     fig = _subplots(
         rows=1,
         cols=len(panels),
-        horizontal_spacing=0.1,
-        subplot_titles=[_GRADIENT_SYMBOL[q] for q in panels] if len(panels) > 1 else None,
+        horizontal_spacing=0.07,
+        # The panels' titles name the quantity, so that the y axes' titles stay as short
+        # as the plots are tall.
+        subplot_titles=[_GRADIENT_SYMBOL[q] for q in panels],
     )
-    colours = _epoch_colours(len(chosen))
+    first, last = min(chosen), max(chosen)
     diverged: list[int] = []
-    in_legend: set[int] = set()
+    drawn: list[int] = []
+    steps = 0
     for col, quantity in enumerate(panels, start=1):
         plotted = []
-        for number, colour in zip(chosen, colours, strict=True):
+        for number in chosen:
             values = _gradient_series(by_number[number], quantity, layer)
             if values is None:
                 continue
@@ -906,6 +999,7 @@ def gradient_flow(
                     diverged.append(number)
                 continue
             plotted.append(y)
+            steps = max(steps, len(y))
             fig.add_trace(
                 go.Scatter(
                     x=np.arange(len(y)),
@@ -913,9 +1007,8 @@ def gradient_flow(
                     mode="lines",
                     name=f"epoch {number}",
                     legendgroup=f"epoch {number}",
-                    # One legend entry per epoch, even when only the c panel has it.
-                    showlegend=number not in in_legend,
-                    line=dict(color=colour),
+                    showlegend=False,
+                    line=dict(color=_epoch_colour(number, first, last)),
                     hovertemplate=(
                         f"epoch {number}<br>step %{{x}}<br>"
                         f"{_GRADIENT_SYMBOL[quantity]} = %{{y:.3e}}<extra></extra>"
@@ -924,10 +1017,13 @@ def gradient_flow(
                 row=1,
                 col=col,
             )
-            in_legend.add(number)
-        fig.update_xaxes(title_text=STEP_AXIS, row=1, col=col)
+            if number not in drawn:
+                drawn.append(number)
         fig.update_yaxes(
-            title_text=GRADIENT_LABELS[quantity],
+            title_text=_GRADIENT_AXIS,
+            # The second panel's axis on its right: on its left, between the panels,
+            # its title and tick labels ran into the first panel.
+            side="right" if col == 2 else "left",
             **_log_axis(np.concatenate(plotted) if plotted else np.zeros(0)),
             row=1,
             col=col,
@@ -940,13 +1036,78 @@ def gradient_flow(
             "(the probe runs at the end of each epoch)."
         )
         return empty_figure(title, reason)
+    if len(panels) > 1:
+        _shared_x_title(fig, STEP_AXIS)
+    else:
+        fig.update_xaxes(title_text=STEP_AXIS)
+    fig.update_xaxes(range=[0, max(steps - 1, 1)])
     notes = [_status_note(history)]
     if diverged:
         epochs_text = ", ".join(map(str, diverged))
         notes.append(f"no finite {_GRADIENT_SYMBOL[panels[0]]} in epoch(s) {epochs_text}")
     _new_figure(fig, title=title, subtitle="; ".join(n for n in notes if n))
-    fig.update_layout(legend=dict(title=dict(text="epoch")), hovermode="closest")
+    fig.update_layout(hovermode="closest")
+    if len(drawn) == 1:
+        fig.data[0].showlegend = True
+        fig.update_layout(legend=_legend_below())
+    else:
+        _epoch_colour_bar(fig, min(drawn), max(drawn))
     return fig
+
+
+# The ramp of the epochs' colours: Viridis short of its yellow end, which vanishes on a
+# white background.
+_EPOCH_RAMP_END = 0.85
+_EPOCH_SCALE = [
+    [point / _EPOCH_RAMP_END, colour]
+    for point, colour in zip(
+        np.linspace(0, _EPOCH_RAMP_END, 18),
+        sample_colorscale(SEQUENTIAL_SCALE, list(np.linspace(0, _EPOCH_RAMP_END, 18))),
+        strict=True,
+    )
+]
+
+
+def _epoch_colour(number: int, first: int, last: int) -> str:
+    """The colour of epoch `number` on the ramp from the first epoch to the last.
+
+    Each epoch owns a band of the ramp, as wide as one epoch in `_epoch_colour_bar`'s
+    bar, and takes the colour at the band's middle.
+    """
+    share = (number - first + 0.5) / (last - first + 1)
+    return sample_colorscale(SEQUENTIAL_SCALE, [share * _EPOCH_RAMP_END])[0]
+
+
+def _epoch_colour_bar(fig: go.Figure, first: int, last: int) -> None:
+    """A colour bar that keys the epochs' colours, at the right of the figure.
+
+    A legend entry per epoch needs a line of height each: ten of them made the legend
+    of a short chart scroll. The bar is as tall as the plot for any number of epochs.
+    Plotly draws a colour bar only for a trace with colour-mapped markers, so the
+    last line gets invisible ones that carry its epoch number.
+    """
+    key = fig.data[-1]
+    number = int(key.name.split()[-1])
+    key.mode = "lines+markers"
+    key.marker = dict(color=[number] * len(key.y), coloraxis="coloraxis", opacity=0, size=1)
+    fig.update_layout(
+        coloraxis=dict(
+            colorscale=_EPOCH_SCALE,
+            # A band per epoch, so that the first and last labels sit half a band in
+            # from the bar's ends, clear of the title above it.
+            cmin=first - 0.5,
+            cmax=last + 0.5,
+            colorbar=dict(
+                _COLORBAR,
+                title=dict(text="epoch", font=dict(size=FONT_SIZE), side="top"),
+                xref="container",
+                x=1,
+                xanchor="right",
+                len=1,
+                **({"dtick": 1} if last - first <= 6 else {}),
+            ),
+        )
+    )
 
 
 @themed
@@ -1182,7 +1343,7 @@ def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
     panels = ["loss"] + ([metric] if metric else [])
     labels = ["loss"] + ([_METRIC_LABELS.get(metric, metric)] if metric else [])
     fig = _subplots(
-        rows=1, cols=len(panels), horizontal_spacing=0.12, subplot_titles=labels if metric else None
+        rows=1, cols=len(panels), horizontal_spacing=0.05, subplot_titles=labels if metric else None
     )
     any_finite = False
     for col, key in enumerate(panels, start=1):
@@ -1210,13 +1371,18 @@ def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
         if key == "loss" and finite.size and bool(np.all(finite > 0)):
             fig.update_yaxes(title_text="loss (log scale)", **_log_axis(finite), row=1, col=col)
         else:
-            fig.update_yaxes(title_text=labels[col - 1], row=1, col=col)
+            # The panel's title spells the metric out; its axis, as tall as the plot,
+            # has room for the short name only.
+            fig.update_yaxes(title_text=key, row=1, col=col)
+        # The metric's axis on the right of its panel: on its left, between the panels,
+        # its title and tick labels ran into the loss panel.
+        fig.update_yaxes(side="right" if col == 2 else "left", row=1, col=col)
         fig.update_xaxes(title_text="epoch", row=1, col=col)
     if not any_finite:
         return empty_figure(title, _ALL_NONFINITE)
     fig.update_xaxes(**_epoch_ticks(len(rows)))
     _new_figure(fig, title=title, subtitle=_status_note(history))
-    fig.update_layout(hovermode="x unified")
+    fig.update_layout(hovermode="x unified", legend=_legend_below())
     return fig
 
 
@@ -1324,10 +1490,11 @@ def weight_gradient_norms(history: Mapping[str, Any] | None, layer: str = "layer
     if not finite.size:
         return empty_figure(title, _ALL_NONFINITE)
     fig.update_yaxes(**_log_axis(finite))
-    fig.update_yaxes(title_text="‖∂L/∂W‖ (L2 norm, log scale)", row=1, col=1)
+    # The title names the quantity, ‖∂L/∂W‖; the axis, as tall as the plot, its unit.
+    fig.update_yaxes(title_text=_GRADIENT_AXIS, row=1, col=1)
     fig.update_xaxes(**_epoch_ticks(len(rows)))
     _new_figure(fig, title=title, subtitle=_status_note(history))
-    fig.update_layout(legend=dict(title=dict(text="gate slice")))
+    fig.update_layout(legend=dict(_legend_below(), title=dict(text="gate slice")))
     return fig
 
 

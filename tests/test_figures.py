@@ -145,6 +145,16 @@ def test_sigmoid_gates_share_a_zero_to_one_scale_and_the_candidate_a_signed_one(
     assert gates.colorscale != candidate.colorscale
 
 
+def test_the_candidate_comes_last_so_that_each_colour_bar_lies_under_its_panels():
+    fig = figures.gate_heatmaps(make_arrays())
+    assert [t.xaxis for t in fig.data] == ["x", "x2", "x4", "x3"]  # i, f, g, o
+    assert annotation_texts(fig)[:4] == ["input gate i", "forget gate f", "output gate o",
+                                         "candidate g"]
+    gates, candidate = fig.layout.coloraxis.colorbar, fig.layout.coloraxis2.colorbar
+    assert gates.orientation == candidate.orientation == "h"
+    assert gates.x < fig.layout.xaxis3.domain[1] < candidate.x
+
+
 def test_candidate_scale_widens_to_the_data_when_it_leaves_minus_one_to_one():
     fig = figures.gate_heatmaps(make_arrays(candidate_scale=4.0))  # e.g. activation="relu"
     cmin, cmax = fig.layout.coloraxis2.cmin, fig.layout.coloraxis2.cmax
@@ -258,7 +268,8 @@ def test_gradient_flow_draws_one_trace_per_epoch_on_a_log_axis():
     assert fig.layout.yaxis.type == "log"
     assert fig.layout.yaxis2.type == "log"  # the grad_c panel
     assert "log scale" in fig.layout.yaxis.title.text
-    assert fig.layout.xaxis.title.text == "time step (processing order)"
+    # Two panels share one x-axis title, under both.
+    assert "time step (processing order)" in annotation_texts(fig)
 
 
 def test_gradient_flow_keeps_the_known_vanishing_curve():
@@ -267,11 +278,21 @@ def test_gradient_flow_keeps_the_known_vanishing_curve():
     np.testing.assert_array_equal(fig.data[0].x, np.arange(STEPS))
 
 
-def test_gradient_flow_colours_epochs_along_a_ramp_with_one_legend_entry_each():
+def test_gradient_flow_colours_epochs_along_a_ramp_keyed_by_a_colour_bar():
     fig = figures.gradient_flow(make_history(epochs=5))
     colours = [t.line.color for t in fig.data if t.xaxis == "x"]
     assert len(set(colours)) == 5
-    assert sum(bool(t.showlegend) for t in fig.data) == 5
+    # A colour bar keys any number of epochs in the plot's height; a legend scrolled.
+    assert not any(t.showlegend for t in fig.data)
+    bar = fig.layout.coloraxis
+    assert (bar.cmin, bar.cmax, bar.colorbar.title.text) == (0.5, 5.5, "epoch")
+    assert sum(t.marker.coloraxis == "coloraxis" for t in fig.data) == 1
+
+
+def test_gradient_flow_of_one_epoch_names_it_in_a_legend():
+    fig = figures.gradient_flow(make_history(epochs=1))
+    assert [t.name for t in fig.data if t.showlegend] == ["epoch 1"]
+    assert fig.layout.coloraxis.colorbar.title.text is None
 
 
 def test_gradient_flow_shows_ten_spread_epochs_by_default_first_and_last_included():
@@ -438,9 +459,12 @@ def test_a_trace_with_some_gates_missing_draws_the_ones_it_has():
     assert "no gate activations" in annotation_texts(figures.gate_heatmaps(lstm))[0]
 
 
-def test_short_runs_get_one_tick_per_epoch():
+def test_short_runs_get_one_tick_per_epoch_and_ten_epochs_every_other_one():
     fig = figures.loss_curves(make_history(epochs=3))
     assert (fig.layout.xaxis.tick0, fig.layout.xaxis.dtick) == (1, 1)
+    # Ten labels do not fit a narrow panel unturned; five do.
+    fig = figures.loss_curves(make_history(epochs=10))
+    assert (fig.layout.xaxis.tick0, fig.layout.xaxis.dtick) == (0, 2)
 
 
 def test_layers_in_lists_layers_of_trace_and_history_in_model_order():
@@ -470,8 +494,11 @@ def test_every_figure_wears_the_registered_projector_theme():
 
 def test_axes_say_what_is_shown_and_in_which_units():
     fig = figures.gradient_flow(make_history())
-    assert fig.layout.yaxis.title.text == "‖∂L/∂h_t‖ (L2 norm, log scale)"
-    assert fig.layout.yaxis2.title.text == "‖∂L/∂c_t‖ (L2 norm, log scale)"
+    # The panels' titles name the quantities, their axes (as short as the plot is
+    # tall) the unit and the scale.
+    assert annotation_texts(fig)[:2] == ["‖∂L/∂h_t‖", "‖∂L/∂c_t‖"]
+    assert fig.layout.yaxis.title.text == "L2 norm, log scale"
+    assert fig.layout.yaxis2.title.text == "L2 norm, log scale"
 
 
 def test_figures_module_imports_neither_tensorflow_nor_streamlit():
@@ -536,6 +563,20 @@ def test_presenter_mode_scales_every_explicit_font_and_thickens_lines():
     assert all(wide > thin for wide, thin in zip(widths, light_widths))
     template = presenter.layout.template.layout
     assert template.font.size == pytest.approx(figures.FONT_SIZE * figures.PRESENTER_SCALE)
+
+
+def test_legends_lie_in_rows_under_the_plot_where_they_never_scroll():
+    history = make_history(epochs=3)
+    for fig in (figures.loss_curves(history), figures.weight_gradient_norms(history),
+                figures.unit_lines(make_arrays())):
+        assert fig.layout.legend.orientation == "h", fig.layout.title.text
+        assert (fig.layout.legend.yref, fig.layout.legend.y) == ("container", 0)
+
+
+def test_presenter_mode_makes_a_figure_that_sets_its_height_taller():
+    fig = figures.empty_figure("t", "why").update_layout(height=400)
+    presenter = figures.style(fig, figures.Theme(presenter=True))
+    assert presenter.layout.height == round(400 * figures.PRESENTER_SCALE)
 
 
 def test_the_light_theme_leaves_a_figure_exactly_as_built():
