@@ -507,12 +507,14 @@ def step_figure(view: StepView) -> go.Figure:
     the step slider moves.
     """
     names = QUANTITIES[view.cell]
-    columns = len(names)
-    rows = math.ceil(len(names) / columns)
+    # Two rows of panels: side by side, six panels with a y axis each left every panel
+    # too narrow for its title and tick labels in a narrow window.
+    rows = 1 if len(names) <= 2 else 2
+    columns = math.ceil(len(names) / rows)
     titles = [QUANTITY_LABELS.get(name, name).removesuffix("_t") for name in names]
     fig = make_subplots(figure=go.Figure(layout={"template": THEME}), rows=rows,
-                        cols=columns, subplot_titles=titles, horizontal_spacing=0.08,
-                        vertical_spacing=0.25 if rows > 1 else 0.1)
+                        cols=columns, subplot_titles=titles, horizontal_spacing=0.12,
+                        vertical_spacing=0.22)
     units = np.arange(view.units)
     for index, name in enumerate(names):
         row, col = index // columns + 1, index % columns + 1
@@ -522,12 +524,14 @@ def step_figure(view: StepView) -> go.Figure:
                       row=row, col=col)
         low, high = view.ranges[name]
         fig.update_yaxes(range=[low, high], row=row, col=col)
-        fig.update_xaxes(title_text="unit", row=row, col=col)
+    # The x axes' title under the bottom row only: between the rows it would need the
+    # room that the second row's panel titles take.
+    fig.update_xaxes(title_text="unit", row=rows)
     direction = ", backward" if view.key.endswith("backward") else ""
     fig.update_layout(
         title={"text": f"Step {view.step} of {view.steps}, layer "
                        f"{parse_key(view.key)[0] + 1}{direction}, sample {view.sample}"},
-        height=380, bargap=0.15, margin=dict(t=110, b=60))
+        height=460 if rows > 1 else 380, bargap=0.15, margin=dict(t=90, b=60))
     return fig
 
 
