@@ -466,7 +466,7 @@ def compare_loss_curves(runs: Sequence[Any]) -> go.Figure:
     fig = _figures._subplots(
         rows=1,
         cols=len(panels),
-        horizontal_spacing=0.12,
+        horizontal_spacing=0.05,
         subplot_titles=(
             ["loss", _figures._METRIC_LABELS.get(bare, bare)] if bare else None
         ),
@@ -532,7 +532,9 @@ def compare_loss_curves(runs: Sequence[Any]) -> go.Figure:
     else:
         fig.update_yaxes(title_text="loss", row=1, col=1)
     if bare:
-        fig.update_yaxes(title_text=_figures._METRIC_LABELS.get(bare, bare), row=1, col=2)
+        # On the right of its panel, with the metric's short name (the panel's title
+        # spells it out): between the panels, its title ran into the loss panel.
+        fig.update_yaxes(title_text=bare, side="right", row=1, col=2)
     fig.update_xaxes(title_text="epoch")
     longest = max(len(_rows(run.history)) for run in runs)
     fig.update_xaxes(**_figures._epoch_ticks(longest))
@@ -541,7 +543,9 @@ def compare_loss_curves(runs: Sequence[Any]) -> go.Figure:
         title=title,
         subtitle=_subtitle("solid: training, dashed: validation", *_problems(runs), *notes),
     )
-    fig.update_layout(legend=dict(title=dict(text="run")), hovermode="closest")
+    # Under the plot: at its right the legend covered the metric axis's tick labels.
+    fig.update_layout(legend=dict(_figures._legend_below(), title=dict(text="run")),
+                      hovermode="closest")
     return fig
 
 
