@@ -672,7 +672,7 @@ def _check_identifier(kind: str, value: Any, field: str) -> Any:
         config.pop("seed", None)
     elif config.get("seed") is None:
         config.pop("seed")
-    _check_ordered_bounds(spec.class_name, config, field)
+    _check_class_arguments(spec.class_name, config, field)
     return {"class_name": spec.class_name, "config": config}
 
 
@@ -689,13 +689,18 @@ def _check_arguments(arguments: tuple[Param, ...], value: Any, field: str) -> di
             for argument in arguments}
 
 
-def _check_ordered_bounds(class_name: str, config: dict, field: str) -> None:
+def _check_class_arguments(class_name: str, config: dict, field: str) -> None:
+    """Argument values Keras refuses that the registry's inclusive bounds let through."""
     pairs = {"RandomUniform": ("minval", "maxval"), "MinMaxNorm": ("min_value", "max_value")}
     if class_name in pairs:
         low, high = pairs[class_name]
         if config[low] > config[high]:
             raise ConfigError(f"{field}.config.{low}", config[low],
                               f"must not exceed {high}={config[high]}")
+    if class_name == "VarianceScaling" and config["scale"] <= 0:
+        raise ConfigError(f"{field}.config.scale", config["scale"],
+                          "must be above 0: Keras refuses a scale of 0; for weights that "
+                          "all start at 0 choose zeros")
 
 
 def cudnn_blockers(layer: Mapping[str, Any]) -> list[str]:
