@@ -351,6 +351,9 @@ def warm_up_default_preset() -> threading.Thread:
 
     def warm_up() -> None:
         try:
+            # Only the loader thread imports TensorFlow's modules: two threads importing
+            # parts of one package at once can deadlock on Python's import locks.
+            _TENSORFLOW_READY.wait()
             from lstm_explorer import training
 
             training.warm_up(presets.get("default").build())
@@ -393,10 +396,21 @@ def keep_keras_state() -> None:
 _RUN = threading.local()
 
 
-def run_page(page: Any) -> None:
-    """Run the selected page inside the frame (`app.py` calls this)."""
+def run_page(page: Any, *, wait_for_tensorflow: bool = True) -> None:
+    """Run the selected page inside the frame (`app.py` calls this).
+
+    Args:
+        page: the `st.Page` to run.
+        wait_for_tensorflow: let the loader thread finish importing TensorFlow first
+            (`start_tensorflow`); only a page written to draw without it (Build &
+            Train) passes `False`. Default: `True`.
+    """
     _RUN.framed = True
     try:
+        if wait_for_tensorflow and not tensorflow_ready():
+            # Imports of TensorFlow's modules from two threads at once can deadlock.
+            with st.spinner("TensorFlow is starting (once after the server starts)..."):
+                tensorflow_ready(timeout=300)
         page.run()
     except Exception as error:  # noqa: BLE001 - a message naming the settings, no traceback
         # Streamlit's own rerun and stop signals are BaseExceptions and pass through.

@@ -406,3 +406,23 @@ def test_train_is_usable_before_the_charting_library_loads_and_it_loads_soon_aft
     open_tab(page, "Training charts")
     expect(main.get_by_test_id("stPlotlyChart").first).to_be_visible()
     assert_no_traceback(page)
+
+
+def test_the_first_visitor_after_a_server_start_can_train_while_tensorflow_loads(browser):
+    from tests.e2e.server import app_server
+
+    with app_server() as url:  # a fresh server: nobody has opened a page yet
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        try:
+            page = context.new_page()
+            page.goto(url + "/")
+            main = page.get_by_test_id(MAIN)
+            expect(main.get_by_role("button", name="Train")).to_be_enabled(timeout=60_000)
+            # The summary and the device follow by themselves once TensorFlow is in.
+            main.get_by_text(re.compile(r"^Model · [\d,]+ parameters$")).wait_for(
+                timeout=180_000)
+            expect(page.get_by_test_id("stSidebar").get_by_text("CPU (no GPU visible)")
+                   ).to_be_visible(timeout=30_000)
+            assert_no_traceback(page)
+        finally:
+            context.close()
