@@ -203,6 +203,9 @@ class TrainingJob:
     def _prepare(self) -> bool:
         """Make the data and build (and trace) the model, once; `False` when the job
         was cancelled or failed instead (it is then finished)."""
+        from lstm_explorer import loading
+
+        loading.import_tensorflow()  # one thread imports TensorFlow; the others wait
         from lstm_explorer.training import Trainer
 
         with self._prepare_lock:

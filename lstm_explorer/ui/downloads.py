@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from lstm_explorer import export
+from lstm_explorer import export, loading
 from lstm_explorer.config import ExperimentConfig
 
 FIGURE_FORMATS = ("png", "svg")
@@ -32,7 +32,8 @@ def config_json(config: ExperimentConfig) -> str:
 
 def script_text(config: ExperimentConfig) -> str:
     """The standalone Keras script that trains this config."""
-    from lstm_explorer import codegen  # TensorFlow: imported when first asked for
+    loading.import_tensorflow()  # codegen reads Keras's signatures
+    from lstm_explorer import codegen
 
     return codegen.script(config)
 
@@ -82,6 +83,7 @@ def trace_npz(result: Any) -> bytes:
         raise ValueError("this run recorded no trace (it ended before the first epoch)")
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "trace.npz")
+        loading.import_tensorflow()
         from lstm_explorer import trace
 
         trace.save_npz(result.trace, path)

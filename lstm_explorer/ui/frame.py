@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from lstm_explorer import limits, presets, timeline
+from lstm_explorer import loading, presets, timeline
 from lstm_explorer.config import (
     ExperimentConfig,
     flat_field,
@@ -208,7 +208,6 @@ def preset_picker(explorer: ExplorerSession) -> None:
         st.sidebar.markdown(f"**What to look for.** {preset.look_for}")
 
 
-_TENSORFLOW_READY = threading.Event()
 _TENSORFLOW_LOCK = threading.Lock()
 _tensorflow_started = False
 
@@ -219,35 +218,27 @@ def start_tensorflow() -> None:
     The import (and the first model built) takes seconds; done in the first page run
     it kept the first visitor after a server start waiting for all of it. Now that page
     draws at once, from the config alone, and fills in what needs TensorFlow (the model
-    summary, the device) when `tensorflow_ready()`. The thread pools are sized first
-    (`limits.configure_threads`), as that must happen before TensorFlow starts.
+    summary, the device) when `tensorflow_ready()`. See `lstm_explorer.loading`.
     """
     global _tensorflow_started
     with _TENSORFLOW_LOCK:
         if _tensorflow_started:
             return
         _tensorflow_started = True
-        if "lstm_explorer.training" in sys.modules:  # imported already (a test process)
-            _TENSORFLOW_READY.set()
-            return
 
     def load() -> None:
         try:
-            limits.configure_threads()
-            from lstm_explorer import model, training  # noqa: F401 - the import is the work
-
+            loading.import_tensorflow()
             timeline.mark("tensorflow imported")
-        except Exception:  # noqa: BLE001 - the page's own imports will say what is wrong
+        except Exception:  # noqa: BLE001 - the page's own import will say what is wrong
             logging.getLogger(__name__).exception("importing TensorFlow failed")
-        finally:
-            _TENSORFLOW_READY.set()
 
     threading.Thread(target=load, name="lstm-explorer-tensorflow", daemon=True).start()
 
 
 def tensorflow_ready(timeout: float = 0.0) -> bool:
-    """Whether `start_tensorflow`'s import has finished (waiting up to `timeout` s)."""
-    return _TENSORFLOW_READY.wait(timeout)
+    """Whether TensorFlow has been imported (waiting up to `timeout` seconds)."""
+    return loading.ready(timeout)
 
 
 def when_tensorflow_ready() -> None:
@@ -351,9 +342,7 @@ def warm_up_default_preset() -> threading.Thread:
 
     def warm_up() -> None:
         try:
-            # Only the loader thread imports TensorFlow's modules: two threads importing
-            # parts of one package at once can deadlock on Python's import locks.
-            _TENSORFLOW_READY.wait()
+            loading.import_tensorflow()  # waits for the loader thread, if it runs
             from lstm_explorer import training
 
             training.warm_up(presets.get("default").build())
