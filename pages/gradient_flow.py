@@ -3,40 +3,46 @@
 import streamlit as st
 
 from lstm_explorer import figures, readings
-from lstm_explorer.ui import frame, panels
+from lstm_explorer.ui import frame, panels, run_picker
 from lstm_explorer.ui.state import session
 
 frame.require_frame()
 explorer = session()
 explorer.collect()
-running = explorer.running
+shown = run_picker.pick_run(explorer, "gradient_run")
 
 
 def gradient_view() -> None:
-    history, _ = explorer.latest()
+    history, _ = shown.data(explorer) if shown is not None else (None, None)
     rows = (history or {}).get("epochs") or []
     layers = figures.layers_in(history=history) if rows else []
     if not layers:
-        st.info("No gradients recorded yet. Train a model on the Build & Train page: "
-                "after every epoch the trainer measures ‖∂L/∂h_t‖ at every step of a "
+        waiting = ("The training running now has not finished its first epoch yet. "
+                   if shown is not None and shown.running else "")
+        st.info(f"{waiting}No gradients recorded yet. Train a model on the Build & Train "
+                "page: after every epoch the trainer measures ‖∂L/∂h_t‖ at every step of a "
                 "fixed probe batch.", icon=":material/info:")
         st.page_link("pages/build_train.py", label="Go to Build & Train",
                      icon=":material/model_training:")
         return
+    run_picker.forget_unless_offered("gradient_layer", layers)
     pick_layer, pick_quantity = st.columns(2)
     layer = pick_layer.selectbox("Layer", layers, format_func=panels.layer_label,
                                  key="gradient_layer")
     has_c = any(layer in ((row.get("probe") or {}).get("grad_c") or {}) for row in rows)
     quantities = ["grad_h", "grad_c"] if has_c else ["grad_h"]
+    run_picker.forget_unless_offered("gradient_quantity", quantities)
     quantity = pick_quantity.radio(
         "Gradient of", quantities, horizontal=True, key="gradient_quantity",
         format_func={"grad_h": "hidden state h", "grad_c": "cell state c"}.get)
-    if running:
-        st.caption("Training is running: these charts update after every epoch.")
     st.info(readings.gradient_reading(history, layer, quantity), icon=":material/insights:")
     panels.chart(figures.gradient_flow(history, layer), "gradient-flow", 460)
     panels.chart(figures.gradient_heatmap(history, layer, quantity), "gradient-heatmap", 460)
     panels.chart(figures.weight_gradient_norms(history, layer), "weight-gradients", 460)
 
 
-panels.live(gradient_view, job=explorer.job, running=running, every=1.0)
+# Only the training running now changes while the page is open: a kept run is drawn once.
+live = shown is not None and shown.running
+panels.live(gradient_view, job=explorer.job, running=live, every=1.0)
+if not live:
+    run_picker.rerun_when_training_ends(explorer)

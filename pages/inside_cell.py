@@ -3,15 +3,20 @@
 import streamlit as st
 
 from lstm_explorer import cell_view, figures
-from lstm_explorer.ui import frame, panels
+from lstm_explorer.ui import frame, panels, run_picker
 from lstm_explorer.ui.state import session
 
 frame.require_frame()
 explorer = session()
 explorer.collect()
-runs = [run for run in explorer.runs if run.arrays and run.result is not None]
 
-if not runs:
+# A running training is not offered: its weights must hold still to be read.
+shown = run_picker.pick_run(explorer, "cell_run", running_too=False,
+                            usable=run_picker.traced)
+
+run_picker.rerun_when_training_ends(explorer)  # then the new run is offered here
+
+if shown is None:
     if explorer.running:
         st.info("A training is running; the cell view opens once it has finished (or "
                 "after you press Stop). Its weights must hold still to be read.",
@@ -29,9 +34,11 @@ if not runs:
     st.page_link("pages/build_train.py", label="Go to Build & Train",
                  icon=":material/model_training:")
 else:
-    names = [run.name for run in runs]
-    run_name = st.selectbox("Run", names, index=len(names) - 1, key="cell_run")
-    run = runs[names.index(run_name)]
+    if explorer.running:
+        st.caption("A training is running: it is offered here once it has finished (its "
+                   "weights must hold still to be read).")
+    run = shown.run
+    names = [kept.name for kept in explorer.runs]
     cache = {name: weights for name, weights in explorer.cache.get("weights", {}).items()
              if name in names}  # forget the weights of runs no longer kept
     if run.name not in cache:
@@ -42,12 +49,17 @@ else:
     keys = [key for key in weights.layers if f"{key}/h" in arrays]
 
     batch, steps, _ = arrays[f"{keys[0]}/h"].shape
+    # The run shown before may have had more samples, layers, units or steps.
+    run_picker.keep_in_range("cell_sample", 0, batch - 1)
+    run_picker.keep_in_range("cell_step", 0, steps - 1)
+    run_picker.forget_unless_offered("cell_layer", keys)
     pick_sample, pick_layer, pick_unit = st.columns(3)
     sample = pick_sample.slider("Probe sample", 0, batch - 1, 0, key="cell_sample",
                                 help="Which sequence of the fixed probe batch to show.")
     key = pick_layer.selectbox("Layer", keys, format_func=panels.layer_label,
                                key="cell_layer")
     units = arrays[f"{key}/h"].shape[2]
+    run_picker.keep_in_range("cell_unit", 0, units - 1)
     unit = pick_unit.slider("Unit for the equations", 0, units - 1, 0, key="cell_unit")
     step = st.slider("Time step (processing order)", 0, steps - 1, steps - 1,
                      key="cell_step",
