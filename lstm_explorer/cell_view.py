@@ -51,6 +51,9 @@ PRE_ACTIVATIONS: dict[str, tuple[str, ...]] = {
     "simple_rnn": ("h",),
 }
 
+#: Each cell kind as Keras names its layer, for headings.
+CELL_NAMES: dict[str, str] = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "SimpleRNN"}
+
 # Column block of each gate in kernel / recurrent_kernel / bias (Keras order).
 _BLOCKS = {
     "lstm": {"i": 0, "f": 1, "g": 2, "o": 3},
@@ -419,20 +422,122 @@ def _latex_function(name: str | None) -> str:
     return r"\operatorname{" + name.replace("_", r"\_") + "}"
 
 
-def equations(view: StepView, unit: int) -> list[str]:
-    """The cell equations of one unit at the viewed step, with the numbers filled in.
+#: How wide a row of the equations may be, in em of their font: the equations column of
+#: Inside the Cell is about 19.5 em wide at 1280×720 (378 px, KaTeX's 1.21 em of 16 px);
+#: a longer equation continues on the next row.
+EQUATION_WIDTH = 18.0
+#: The same in presenter mode, whose type is a quarter larger (a 20 px root): at
+#: 1280×720 its equations column is 16.9 em (410 px of 24.2 px).
+PRESENTER_EQUATION_WIDTH = 14.5
 
-    One row per equation for a LaTeX `aligned` block (`lhs &= ...`); a pre-activation
-    continues on a second row with its three terms. The gate and state values are the
-    trace's own; the pre-activations are recomputed from the weights (W·x_t, U·h_(t-1),
-    b). See `equations_latex` for the block.
+# Widths of KaTeX's glyphs in em, spacing around operators included (KaTeX's metrics for
+# its main font: a digit is 0.5 em; `+` is 0.78 em with 0.22 em each side, `=` with 0.28).
+_GLYPH_WIDTHS = {"+": 1.22, "=": 1.33, "-": 0.78, "(": 0.39, ")": 0.39, ".": 0.28,
+                 ",": 0.28, "?": 0.47, " ": 0.0, "{": 0.0, "}": 0.0, "&": 0.0}
+_COMMAND_WIDTHS = {r"\tanh": 1.95, r"\sigma": 0.57, r"\cdot": 0.72, r"\odot": 1.22,
+                   r"\,": 0.17, r"\quad": 1.0, r"\\": 0.0}
+_LATEX_TOKEN = re.compile(r"\\operatorname\{([^}]*)\}|([_^])\{([^}]*)\}|\\[A-Za-z]+|\\.|.")
+_SUBSCRIPT_SCALE = 0.7
+
+
+def latex_width(latex: str) -> float:
+    r"""Roughly how wide KaTeX draws a formula, in em of its font.
+
+    Good to a few percent for what `equations` writes (numbers, operators, subscripted
+    letters and a few functions); used to decide where a long equation continues on
+    the next row.
+
+    >>> latex_width("0.5"), latex_width(r"h_{5} = \tanh(0.5)")
+    (1.28, 6.24)
+    """
+    width = 0.0
+    for match in _LATEX_TOKEN.finditer(latex):
+        name, script, inside = match.groups()
+        token = match.group(0)
+        if name is not None:  # upright letters
+            width += 0.45 * len(name) + 0.17
+        elif script is not None:
+            width += _SUBSCRIPT_SCALE * latex_width(inside)
+        elif token.startswith("\\"):
+            width += _COMMAND_WIDTHS.get(token, 0.5 * (len(token) - 1))
+        elif token.isalpha():  # an italic letter
+            width += 0.8 if token.isupper() else 0.55
+        else:
+            width += _GLYPH_WIDTHS.get(token, 0.5)
+    return round(width, 3)
+
+
+def _rows(lhs: str, sides: list[list[str]], width: float, apart: bool = False) -> str:
+    r"""One equation as rows of an `aligned` block: `lhs &= side = side \\ &= side ...`.
+
+    Each side (a list of terms joined by `+`) follows on the same row while the row
+    stays within `width` em, else starts the next row at the `=`; a side too long for
+    a row of its own is broken before one of its `+` signs. With `apart`, the first side
+    (the formula in symbols) has its row to itself, above the numbers.
+    """
+    budget = width - latex_width(lhs)
+    pieces, formula_pieces = [], 0
+    for position, side in enumerate(sides):
+        whole = "= " + " + ".join(side)
+        if latex_width(whole) <= budget or len(side) == 1:
+            pieces.append(whole)
+        else:
+            pieces += ["= " + side[0]] + ["+ " + term for term in side[1:]]
+        if position == 0:
+            formula_pieces = len(pieces)
+    rows, row, used = [], [], 0.0
+    for index, piece in enumerate(pieces):
+        need = latex_width(piece)
+        numbers_start = apart and index == formula_pieces
+        if row and (used + need > budget or numbers_start):
+            rows.append(row)
+            row, used = [], 0.0
+        if not row and piece.startswith("+"):
+            used += _COMMAND_WIDTHS[r"\quad"]  # the indent of a continued sum
+        row.append(piece)
+        used += need
+    rows.append(row)
+    # A row that continues a sum starts with `{}+`, so that KaTeX spaces the `+` as the
+    # operator it is, indented under the terms it adds to.
+    texts = [" ".join(row) if row[0].startswith("=") else r"\quad {}" + " ".join(row)
+             for row in rows]
+    return lhs + " &" + r" \\ &".join(texts)
+
+
+def equations(view: StepView, unit: int, width: float = EQUATION_WIDTH) -> list[str]:
+    r"""The cell equations of one unit at the viewed step, with the numbers filled in.
+
+    One item per equation, as rows of a LaTeX `aligned` block (`lhs &= ...`): each
+    pre-activation z = W·x_t + U·h_(t-1) + b with its three terms and their sum, then
+    what the cell makes of it, then (LSTM, GRU) the state update. The gate and state
+    values are the trace's own; the pre-activations are recomputed from the weights.
+    An equation wider than `width` continues on the next row at an `=` sign (at a `+`
+    sign if one side alone is too wide). See `equations_latex` for the block.
 
     Args:
         view: from `step_view`.
         unit: which unit, 0-based.
+        width: the widest row, in em of the equations' font (see `latex_width`).
+            Default: `EQUATION_WIDTH`, what fits the equations column at 1280×720.
 
     Raises:
         ValueError: when `unit` is out of range.
+
+    Example:
+
+    >>> terms = {"h": _term(np.array([-0.5]), np.array([0.2]), np.array([-0.1]))}
+    >>> view = StepView("layer0", "simple_rnn", sample=0, step=2, steps=5,
+    ...                 input_position=2, x=np.zeros(1), token=None, h_prev=np.zeros(1),
+    ...                 c_prev=None, terms=terms, values={"h": np.array([-0.3])},
+    ...                 ranges={}, activation="tanh", recurrent_activation=None)
+    >>> for row in equations(view, 0):
+    ...     print(row)
+    z_{h} &= W_{h}\,x_{2} + U_{h}\,h_{1} + b_{h} \\ &= -0.500 + 0.200 + (-0.100) \\ &= -0.400
+    h_{2} &= \tanh(z_{h}) = \tanh(-0.400) = -0.300
+    >>> for row in equations(view, 0, width=12):
+    ...     print(row)
+    z_{h} &= W_{h}\,x_{2} + U_{h}\,h_{1} + b_{h} \\ &= -0.500 + 0.200 \\ &\quad {}+ (-0.100) = -0.400
+    h_{2} &= \tanh(z_{h}) \\ &= \tanh(-0.400) \\ &= -0.300
     """
     if not isinstance(unit, int | np.integer) or not 0 <= unit < view.units:
         raise ValueError(f"unit={unit!r}: expected 0 to {view.units - 1}")
@@ -447,16 +552,17 @@ def equations(view: StepView, unit: int) -> list[str]:
 
     def pre(name: str, recurrent_text: str) -> None:
         term = view.terms[name]
-        rows.append(rf"z_{{{name}}} &= W_{{{name}}}\,x_{{{t}}} + {recurrent_text} + b_{{{name}}}"
-                    rf" \\ &= {number(term['input'][u], paren=False)} + "
-                    rf"{number(term['recurrent'][u])} + {number(term['bias'][u])} = "
-                    rf"{number(term['total'][u], paren=False)}")
+        rows.append(_rows(rf"z_{{{name}}}", [
+            [rf"W_{{{name}}}\,x_{{{t}}}", recurrent_text, rf"b_{{{name}}}"],
+            [number(term["input"][u], paren=False), number(term["recurrent"][u]),
+             number(term["bias"][u])],
+            [number(term["total"][u], paren=False)]], width, apart=True))
 
     def applied(name: str, function: str) -> None:
         total = view.terms[name]["total"][u]
-        rows.append(rf"{name}_{{{t}}} &= {function}(z_{{{name}}}) = "
-                    rf"{function}({number(total, paren=False)}) = "
-                    rf"{number(values[name], paren=False)}")
+        rows.append(_rows(rf"{name}_{{{t}}}", [
+            [rf"{function}(z_{{{name}}})"], [rf"{function}({number(total, paren=False)})"],
+            [number(values[name], paren=False)]], width))
 
     if view.cell == "lstm":
         c_prev = float(view.c_prev[u]) if view.c_prev is not None else math.nan
@@ -467,13 +573,16 @@ def equations(view: StepView, unit: int) -> list[str]:
         applied("g", act)
         c, i, f, g, o = (values[name] for name in ("c", "i", "f", "g", "o"))
         c_name = rf"c_{{{t - 1}}}" if t > 0 else r"c_{-1}"
-        rows.append(rf"c_{{{t}}} &= f_{{{t}}}\,{c_name} + i_{{{t}}}\,g_{{{t}}} \\ &= "
-                    rf"{number(f, paren=False)}\cdot{number(c_prev)} + {number(i)}\cdot"
-                    rf"{number(g)} = {number(c, paren=False)}")
+        rows.append(_rows(rf"c_{{{t}}}", [
+            [rf"f_{{{t}}}\,{c_name}", rf"i_{{{t}}}\,g_{{{t}}}"],
+            [rf"{number(f, paren=False)}\cdot{number(c_prev)}", rf"{number(i)}\cdot{number(g)}"],
+            [number(c, paren=False)]], width, apart=True))
         squashed = values["h"] / o if abs(o) > 1e-12 else math.nan
-        rows.append(rf"h_{{{t}}} &= o_{{{t}}}\,{act}(c_{{{t}}}) \\ &= {number(o, paren=False)}"
-                    rf"\cdot{act}({number(c, paren=False)}) = {number(o, paren=False)}\cdot"
-                    rf"{number(squashed)} = {number(values['h'], paren=False)}")
+        rows.append(_rows(rf"h_{{{t}}}", [
+            [rf"o_{{{t}}}\,{act}(c_{{{t}}})"],
+            [rf"{number(o, paren=False)}\cdot{act}({number(c, paren=False)})"],
+            [rf"{number(o, paren=False)}\cdot{number(squashed)}"],
+            [number(values["h"], paren=False)]], width, apart=True))
     elif view.cell == "gru":
         for name in ("z", "r"):
             pre(name, rf"U_{{{name}}}\,{previous}")
@@ -481,22 +590,27 @@ def equations(view: StepView, unit: int) -> list[str]:
         pre("g", rf"r_{{{t}}}\odot(U_{{g}}\,{previous})")
         applied("g", act)
         z, g = values["z"], values["g"]
-        rows.append(rf"h_{{{t}}} &= z_{{{t}}}\,{previous} + (1 - z_{{{t}}})\,g_{{{t}}} \\ &= "
-                    rf"{number(z, paren=False)}\cdot{number(h_prev)} + {number(1 - z)}\cdot"
-                    rf"{number(g)} = {number(values['h'], paren=False)}")
+        rows.append(_rows(rf"h_{{{t}}}", [
+            [rf"z_{{{t}}}\,{previous}", rf"(1 - z_{{{t}}})\,g_{{{t}}}"],
+            [rf"{number(z, paren=False)}\cdot{number(h_prev)}", rf"{number(1 - z)}\cdot{number(g)}"],
+            [number(values["h"], paren=False)]], width, apart=True))
     else:
-        term = view.terms["h"]
-        rows.append(rf"h_{{{t}}} &= {act}(W\,x_{{{t}}} + U\,{previous} + b) \\ &= {act}("
-                    rf"{number(term['input'][u], paren=False)} + "
-                    rf"{number(term['recurrent'][u])} + {number(term['bias'][u])}) = {act}("
-                    rf"{number(term['total'][u], paren=False)}) = "
-                    rf"{number(values['h'], paren=False)}")
+        # Written like a gate: the pre-activation, then the activation of it.
+        pre("h", rf"U_{{h}}\,{previous}")
+        applied("h", act)
     return rows
 
 
-def equations_latex(view: StepView, unit: int) -> str:
-    """`equations` as one LaTeX `aligned` block, for `st.latex`."""
-    return r"\begin{aligned}" + r" \\[4pt] ".join(equations(view, unit)) + r"\end{aligned}"
+def equations_latex(view: StepView, unit: int, width: float = EQUATION_WIDTH) -> str:
+    """`equations` as one LaTeX `aligned` block, for `st.latex`.
+
+    Args:
+        view: from `step_view`.
+        unit: which unit, 0-based.
+        width: the widest row, in em. Default: `EQUATION_WIDTH`.
+    """
+    return (r"\begin{aligned}" + r" \\[4pt] ".join(equations(view, unit, width))
+            + r"\end{aligned}")
 
 
 @themed

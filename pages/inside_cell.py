@@ -6,6 +6,8 @@ from lstm_explorer import cell_view, figures
 from lstm_explorer.ui import frame, panels, run_picker
 from lstm_explorer.ui.state import session
 
+CONTEXT_MIN_WIDTH = 380  # pixels: what the chart of a unit through time needs
+
 frame.require_frame()
 explorer = session()
 explorer.collect()
@@ -67,16 +69,24 @@ else:
 
     view = cell_view.step_view(arrays, weights, key, sample, step)
     panels.chart(cell_view.step_figure(view), "cell-bars")
-    numbers, context_column = st.columns([1, 1], gap="large")
+    st.markdown(f"**Input at this step:** {cell_view.input_text(view)}  \n"
+                f"**The {cell_view.CELL_NAMES[view.cell]} equations for unit {unit}** (gate "
+                "and state values from the trace, pre-activations from the layer's weights)")
+    if view.h_prev is None:
+        st.caption("This layer is stateful: the state it started this batch with is not "
+                   "recorded, so terms that need it show '?'.")
+    # The equations keep their own width; the chart beside them takes what is left, and
+    # goes under them where that is under CONTEXT_MIN_WIDTH (a narrow window, a zoomed
+    # page). Streamlit 1.67 gives a keyed container the class st-key-KEY and wraps it in
+    # the stLayoutWrapper that is the row's flex item: the minimum goes on that wrapper.
+    st.html('<style>[data-testid="stLayoutWrapper"]:has(> .st-key-unit-through-time) '
+            f'{{ min-width: min({CONTEXT_MIN_WIDTH}px, 100%); }}</style>')
+    row = st.container(horizontal=True, gap="large")
+    numbers = row.container(width="content")
+    context_column = row.container(width="stretch", key="unit-through-time")
     with numbers:
-        st.markdown(f"**Input at this step:** {cell_view.input_text(view)}")
-        st.markdown(f"**The {view.cell.upper().replace('_', '')} equations for unit {unit}** "
-                    "(gate and state values from the trace, pre-activations from the "
-                    "layer's weights)")
-        st.latex(cell_view.equations_latex(view, unit))
-        if view.h_prev is None:
-            st.caption("This layer is stateful: the state it started this batch with is "
-                       "not recorded, so terms that need it show '?'.")
+        st.latex(cell_view.equations_latex(view, unit, cell_view.PRESENTER_EQUATION_WIDTH
+                                           if explorer.presenter else cell_view.EQUATION_WIDTH))
     with context_column:
         quantity = "c" if view.cell == "lstm" else "h"
         index = int(key.split("/")[0].removeprefix("layer"))

@@ -69,8 +69,8 @@ def test_simple_rnn_relu_and_equations():
     view = cell_view.step_view(arrays, weights, "layer0", sample=2, step=2)
     np.testing.assert_allclose(np.maximum(view.terms["h"]["total"], 0), view.values["h"],
                                atol=1e-5)
-    (line,) = cell_view.equations(view, 1)
-    assert r"\operatorname{relu}" in line
+    pre, line = cell_view.equations(view, 1)
+    assert pre.startswith("z_{h} &= W_{h}") and r"\operatorname{relu}(z_{h})" in line
     assert line.endswith(cell_view.number(view.values["h"][1]))
 
 
@@ -81,13 +81,43 @@ def test_lstm_equations_and_figure():
     assert len(lines) == 10
     assert r"h_{-1}" in lines[0] and r"\sigma" in lines[1]
     block = cell_view.equations_latex(view, 0)
-    assert block.startswith(r"\begin{aligned}") and block.count("&=") == 16
+    assert block.startswith(r"\begin{aligned}") and block.count("&=") >= 16
     assert lines[-1].endswith(cell_view.number(view.values["h"][0]))
     fig = cell_view.step_figure(view)
     assert [trace.name for trace in fig.data] == ["i", "f", "g", "o", "c", "h"]
     assert len(fig.data[0].y) == 3
     assert fig.layout.template.layout.font.size == 16  # the figures.py theme
     assert "x_0 = [" in cell_view.input_text(view)
+
+
+def rows_of(equation: str) -> tuple[str, list[str]]:
+    """An equation's left-hand side and its rows, each without the alignment mark."""
+    lhs, _, rest = equation.partition(" &")
+    return lhs, [row.strip().removeprefix("&") for row in rest.split(r" \\ ")]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_every_row_of_the_equations_fits_the_column_even_with_long_numbers(cell):
+    model, arrays = _traced({**SMALL, "model": {"cell": cell, "layers": [{"units": 2}]}})
+    view = cell_view.step_view(arrays, cell_view.model_weights(model), "layer0", 1, 3)
+    # The widest numbers there are: every term negative, with two digits before the point.
+    for term in view.terms.values():
+        for part in term.values():
+            part[:] = -12.345
+    for width in (cell_view.EQUATION_WIDTH, cell_view.PRESENTER_EQUATION_WIDTH, 12.0):
+        for equation in cell_view.equations(view, 0, width):
+            lhs, rows = rows_of(equation)
+            widths = [cell_view.latex_width(lhs) + cell_view.latex_width(row) for row in rows]
+            assert max(widths) <= width, (width, rows)
+
+
+def test_an_equation_that_fits_keeps_its_numbers_on_one_row():
+    model, arrays = _traced({**SMALL, "model": {"layers": [{"units": 2}]}})
+    view = cell_view.step_view(arrays, cell_view.model_weights(model), "layer0", 0, 2)
+    for equation in cell_view.equations(view, 0, width=100):
+        lhs, rows = rows_of(equation)
+        # The formula above, the numbers below; a gate's activation on one row.
+        assert len(rows) == (1 if lhs in ("i_{2}", "f_{2}", "g_{2}", "o_{2}") else 2), rows
 
 
 def test_bad_arguments_name_the_argument():
