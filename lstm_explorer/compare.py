@@ -420,6 +420,13 @@ def _subtitle(*notes: str) -> str:
     return "; ".join(note for note in notes if note)
 
 
+def _short_name(run: RunSummary) -> str:
+    """A session run's number (`"run 2"` of `"run 2: simple_rnn 32 on adding"`), else
+    its whole name: for notes that list runs in a subtitle's one line."""
+    head, colon, _ = run.name.partition(":")
+    return head if colon and head.startswith("run ") else run.name
+
+
 def _problems(runs: list[RunSummary]) -> list[str]:
     notes = []
     for run in runs:
@@ -740,7 +747,9 @@ def compare_saturation(runs: Sequence[Any], layer: str = "layer0") -> go.Figure:
 
     A gate near 0 or 1 has a derivative near 0, so the gradient through it vanishes. The
     last epoch that recorded a saturation is used for each run. A SimpleRNN has no
-    gates: it is left out and named in the subtitle.
+    gates: it is left out, and the subtitle names it ("run 2 (SimpleRNN) has no gates").
+    Each bar's label has its run's colour and the legend is always shown, so that a
+    label over a bar of no height (0%: no activation saturated) still says whose it is.
 
     Args:
         runs: 2 to 6 runs.
@@ -754,19 +763,29 @@ def compare_saturation(runs: Sequence[Any], layer: str = "layer0") -> go.Figure:
     >>> lstm = {"epochs": [{"probe": {"saturation": {"layer0": {"i": 0.1, "f": 0.5,
     ...                                                          "o": 0.0}}}}]}
     >>> rnn = {"epochs": [{"probe": {"saturation": {}}}]}
-    >>> fig = compare_saturation([("lstm", lstm), ("rnn", rnn)])
+    >>> from lstm_explorer.config import ExperimentConfig
+    >>> simple = ExperimentConfig.default().with_values({"model.cell": "simple_rnn"})
+    >>> fig = compare_saturation([("run 1: lstm", lstm), ("run 2: rnn", simple, rnn)])
     >>> [trace.name for trace in fig.data], list(fig.data[0].x)
-    (['lstm'], ['input gate i', 'forget gate f', 'output gate o'])
+    (['run 1: lstm'], ['input gate i', 'forget gate f', 'output gate o'])
+    >>> fig.layout.title.subtitle.text
+    'last epoch, probe batch; run 2 (SimpleRNN) has no gates; 0% = none saturated'
     """
     runs = as_runs(runs)
     title = f"Gate saturation, {_figures._layer_label(layer)}: runs compared"
     found = []
     notes = []
+    gateless = [_short_name(run) for run in runs if run.cell == "simple_rnn"]
+    if gateless:
+        named = [name if "simplernn" in name.lower().replace("_", "") else f"{name} (SimpleRNN)"
+                 for name in gateless]
+        notes.append(f"{', '.join(named)} {'has' if len(named) == 1 else 'have'} no gates")
     for index, run in enumerate(runs):
+        if run.cell == "simple_rnn":
+            continue
         at = _saturation_at(run.history, layer)
         if at is None:
-            reason = "no gates" if run.cell == "simple_rnn" else "no saturation recorded"
-            notes.append(f"{run.name}: {reason}")
+            notes.append(f"{run.name}: no saturation recorded")
             continue
         found.append((index, run, *at))
     gates: list[str] = []
@@ -789,6 +808,7 @@ def compare_saturation(runs: Sequence[Any], layer: str = "layer0") -> go.Figure:
                 # A gate this run does not have gets no bar and no label (not "NaN%").
                 text=[f"{value:.0%}" if np.isfinite(value) else "" for value in y],
                 textposition="outside",
+                textfont=dict(color=run_colour(index)),
                 hovertemplate=f"{run.name} (epoch {number})<br>%{{x}}: %{{y:.1%}} saturated"
                 "<extra></extra>",
             )
@@ -797,7 +817,9 @@ def compare_saturation(runs: Sequence[Any], layer: str = "layer0") -> go.Figure:
         return _figures.empty_figure(
             title, _subtitle(*notes) or "No gated layers: a SimpleRNN has no gates to saturate."
         )
-    fig.update_layout(barmode="group", legend=dict(title=dict(text="run")))
+    if any(trace_label == "0%" for trace in fig.data for trace_label in trace.text):
+        notes.append("0% = none saturated")  # such a bar has no height, only its label
+    fig.update_layout(barmode="group", showlegend=True, legend=dict(title=dict(text="run")))
     fig.update_xaxes(title_text="gate")
     fig.update_yaxes(
         title_text="saturated activations (share)",

@@ -182,7 +182,29 @@ def test_saturation_is_grouped_bars_with_one_trace_per_gated_run():
     assert list(fig.data[0].x) == ["input gate i", "forget gate f", "output gate o",
                                    "update gate z", "reset gate r"]
     assert list(fig.data[0].y)[:3] == [0.1, 0.4, 0.2]
-    assert "SimpleRNN: no gates" in fig.layout.title.subtitle.text
+    assert "SimpleRNN has no gates" in fig.layout.title.subtitle.text
+
+
+def test_saturation_names_the_runs_without_gates_and_gives_every_label_its_runs_colour():
+    lstm = ExperimentConfig.default()
+    simple = lstm.with_values({"model.cell": "simple_rnn"})
+    unsaturated = {"i": 0.0, "f": 0.0, "o": 0.0}
+    runs = [RunSummary("run 1: lstm 4 on adding", lstm, history(flat(), flat(),
+                                                               saturation=unsaturated)),
+            RunSummary("run 2: simple_rnn 4 on adding", simple, history(flat()))]
+    fig = compare.compare_saturation(runs)
+    (bars,) = fig.data
+    assert bars.name == "run 1: lstm 4 on adding"
+    # Bars of no height: each label says whose it is (colour, legend) and what 0% means.
+    assert list(bars.text) == ["0%", "0%", "0%"]
+    assert bars.textfont.color == bars.marker.color
+    assert fig.layout.showlegend is True
+    subtitle = fig.layout.title.subtitle.text
+    assert "run 2 (SimpleRNN) has no gates" in subtitle and "0% = none saturated" in subtitle
+    two_gateless = compare.compare_saturation(runs + [
+        RunSummary("run 3: simple_rnn 8 on adding", simple, history(flat()))])
+    assert "run 2 (SimpleRNN), run 3 (SimpleRNN) have no gates" in \
+        two_gateless.layout.title.subtitle.text
 
 
 @pytest.mark.parametrize("name", FIGURES)
