@@ -266,7 +266,7 @@ def device_label() -> str:
 # the first chart are in view.
 COMPACT_CSS = """
 <style>
-[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 2rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 3.75rem; padding-bottom: 2rem; }
 [data-testid="stMainBlockContainer"] h1 { font-size: 2rem; padding: 0 0 0.5rem 0; }
 </style>
 """
