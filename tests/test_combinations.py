@@ -456,8 +456,9 @@ def test_any_config_from_the_whole_registry_builds_traces_and_trains_or_names_a_
         seconds_each = (time.monotonic() - before) / examples
         if left < seconds_each:
             break
-        # Four fifths of what is left, as the examples to come may take longer.
-        examples = max(1, min(200, int(0.8 * left / seconds_each)))
+        # Half of what is left: examples vary (a compiled step takes ten times longer),
+        # and rounds that shrink as the budget runs out end close to it.
+        examples = max(1, min(100, int(0.5 * left / seconds_each)))
     print(f"\nwhole-registry fuzz, {sum(outcomes.values())} examples in {elapsed:.0f} s: "
           f"{dict(outcomes)}")
     assert sum(count for outcome, count in outcomes.items() if outcome.startswith("built"))
