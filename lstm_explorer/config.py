@@ -793,12 +793,6 @@ def _check_combinations(config: ExperimentConfig) -> None:
     if training["clipnorm"] is not None and training["clipvalue"] is not None:
         raise ConfigError("training.clipvalue", training["clipvalue"],
                           "Keras allows only one of clipnorm and clipvalue; empty one of them")
-    # The registry's bound takes 0.9, tasks.make does not: refuse it here, by name,
-    # rather than let a validated config fail when its data is made.
-    if training["validation_split"] >= 0.9:
-        raise ConfigError("training.validation_split", training["validation_split"],
-                          "must be a number from 0 (no validation) up to, not including, "
-                          "0.9, so that a tenth of the samples or more is left to train on")
     # The same split rule as tasks.make and Keras: the last part is held out.
     n_train = int(task["n_samples"] * (1.0 - training["validation_split"]))
     if n_train < 1:

@@ -468,8 +468,9 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           choices=("auto", "mse", "mae", "huber", "sparse_categorical_crossentropy",
                    "binary_crossentropy")),
     Param("validation_split", "training", FLOAT, 0.2,
-          "Fraction of the samples held out to measure generalisation (val_loss).",
-          group="training", minimum=0.0, maximum=0.9),
+          "Fraction of the samples held out to measure generalisation (val_loss); at "
+          "most 0.8, so that a fifth of them or more is left to train on.",
+          group="training", minimum=0.0, maximum=0.8),
     Param("seed", "training", INT, 0,
           "Seeds the weights, dropout masks and shuffling: the same seed gives the same "
           "run, so a share link reproduces it.",

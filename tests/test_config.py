@@ -158,7 +158,7 @@ def test_a_regularizer_serialized_by_keras_keeps_its_values_even_where_they_are_
     ({"model": {"layers": [{"bias_constraint": {"class_name": "UnitNorm",
                                                 "config": {"axis": 1}}}]}},
      "model.layers[0].bias_constraint.config.axis", "only axis 0"),
-    ({"training": {"validation_split": 0.9}}, "training.validation_split", "not including"),
+    ({"training": {"validation_split": 0.9}}, "training.validation_split", "from 0.0 to 0.8"),
     # Combinations Keras refuses or fails on (tests/test_combinations.py finds them).
     ({"model": {"bidirectional": True, "layers": [{"units": 2}, {"go_backwards": True}]}},
      "model.layers[1].go_backwards", "turn off go_backwards or model.bidirectional"),
