@@ -677,7 +677,7 @@ def run_downloads(explorer: ExplorerSession, run: Run) -> None:
     """The trained model, its history, its trace and every figure of a run."""
     result = run.result
     stem = run.name.split(":")[0].replace(" ", "_")
-    columns = st.columns(3)
+    columns = st.columns(4)
     columns[0].download_button(
         "Model (.keras)", lambda: downloads.model_keras(result),
         file_name=f"{stem}.keras", mime=downloads.MIME["keras"], icon=":material/download:",
@@ -690,6 +690,11 @@ def run_downloads(explorer: ExplorerSession, run: Run) -> None:
         "Trace (.npz)", lambda: downloads.trace_npz(result), file_name=f"{stem}_trace.npz",
         mime=downloads.MIME["npz"], icon=":material/download:", on_click="ignore",
         key="dl-trace", disabled=result is None or result.trace is None)
+    # The same verdict as on the page and in the command line's verdict.txt.
+    columns[3].download_button(
+        "Verdict (.txt)", readings.verdict(run.config, run.history) + "\n",
+        file_name=f"{stem}_verdict.txt", mime="text/plain", icon=":material/download:",
+        on_click="ignore", key="dl-verdict")
     st.caption("Figures, rendered at 1200×700 like the command-line export (each file is "
                "made when you click):")
     for name, fig in run_figures(explorer, run).items():

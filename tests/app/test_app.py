@@ -215,6 +215,7 @@ def test_training_a_tiny_model_fills_every_chart():
     assert len(array(loss["data"][0]["y"])) == 2  # one point per epoch
     labels = [button.label for button in at.get("download_button")]
     assert "Model (.keras)" in labels and "History (CSV)" in labels
+    assert "Verdict (.txt)" in labels  # the run's verdict travels with its downloads
     assert labels.count("PNG") == labels.count("SVG") >= 5
 
     at.switch_page("pages/inside_cell.py").run()
