@@ -22,7 +22,10 @@ frame.keep_keras_state()
 # trainings this server runs at once, see limits.thread_pools), while this page draws.
 frame.start_tensorflow()
 
-st.set_page_config(layout="wide", page_title="LSTM Explorer", page_icon=":material/memory:")
+# A projector's window is narrow once its type is large: presenter mode (from the link)
+# starts with the sidebar folded, so that the charts have the width (it opens with >).
+st.set_page_config(layout="wide", page_title="LSTM Explorer", page_icon=":material/memory:",
+                   initial_sidebar_state="collapsed" if frame.presenter_in_link() else "auto")
 
 PAGES = [
     st.Page("pages/build_train.py", title="Build & Train", icon=":material/model_training:",

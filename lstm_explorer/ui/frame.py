@@ -289,6 +289,15 @@ def style() -> None:
     st.html(COMPACT_CSS + (PRESENTER_CSS if session().presenter else ""))
 
 
+def presenter_in_link() -> bool:
+    """Whether presenter mode is on: the session's switch, else the link's key."""
+    explorer = st.session_state.get("lstm_explorer")
+    if explorer is not None and explorer.link_loaded:
+        return explorer.presenter
+    value = st.query_params.get(PRESENTER_KEY)
+    return str(value).lower() in _TRUE
+
+
 def _set_presenter() -> None:
     session().presenter = bool(st.session_state.get(PRESENTER_TOGGLE))
 

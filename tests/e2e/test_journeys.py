@@ -306,7 +306,7 @@ def test_after_train_the_charts_and_the_progress_are_in_view_and_the_line_never_
         sized_page, app_url, screenshot):
     page = sized_page
     size = page.viewport_size
-    open_app(page, app_url, "?training.epochs=8")
+    open_app(page, app_url, "?training.epochs=8&task.n_samples=5000")  # ~10 s
     main = page.get_by_test_id(MAIN)
     main.get_by_role("button", name="Train").click()
     progress = main.get_by_test_id("stProgress").first
