@@ -311,12 +311,15 @@ def test_after_train_the_charts_and_the_progress_are_in_view_and_the_line_never_
     main.get_by_role("button", name="Train").click()
     progress = main.get_by_test_id("stProgress").first
     progress.wait_for(timeout=30_000)
-    lines, deadline = [], time.monotonic() + 60
-    while time.monotonic() < deadline and main.get_by_test_id("stProgress").count():
+    finished = main.get_by_text("Finished 8 epochs", exact=False)
+    lines, deadline = [], time.monotonic() + 90
+    while time.monotonic() < deadline and not finished.count():
         try:
-            lines.append((time.monotonic(), progress.inner_text(timeout=1_000)))
+            # The line is redrawn twice a second: read whichever element shows it now.
+            lines.append((time.monotonic(), main.get_by_test_id("stProgress").first
+                          .inner_text(timeout=1_000)))
         except PlaywrightError:
-            break  # the training ended between the count and the read
+            pass  # between two redraws, or the training just ended
         time.sleep(0.25)
     # The line moved at least every 2 s while the training ran (its seconds count on).
     changes = [moment for (moment, text), (_, before) in zip(lines[1:], lines) if text != before]
