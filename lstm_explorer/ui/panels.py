@@ -594,7 +594,12 @@ def chart(fig: Any, key: str, height: int | None = None) -> None:
     """
     theme = chart_theme()
     if theme != figures.LIGHT:
-        fig = figures.style(go.Figure(fig), theme)
+        # A live chart is redrawn every second from the same figure: style it once.
+        styled = session().cache.setdefault("styled", {})
+        kept = styled.get(key)
+        if kept is None or kept[0] is not fig or kept[1] != theme:
+            kept = styled[key] = (fig, theme, figures.style(go.Figure(fig), theme))
+        fig = kept[2]
         height = round(height * PRESENTER_HEIGHT) if height and theme.presenter else height
     if height is not None and fig.layout.height != height:
         fig.update_layout(height=height)
