@@ -227,6 +227,21 @@ def learning_level(value: float | None, baseline: Mapping[str, Any] | None) -> s
     return LEARNED_A_LITTLE if value < reference - margin else LEARNED_NOTHING
 
 
+def run_level(history: Mapping[str, Any] | None) -> str | None:
+    """`learning_level` of a run from its history and the baseline stored with it.
+
+    >>> history = {"epochs": [{"epoch": 1, "val_loss": 0.01}], "baseline": {
+    ...     "value": 0.167, "key": "val_loss", "higher_is_better": False, "margin": 0.01}}
+    >>> run_level(history), run_level({"epochs": []})
+    ('learned', None)
+    """
+    baseline = (history or {}).get("baseline")
+    if not isinstance(baseline, Mapping):
+        return None
+    return learning_level(final_score(history, str(baseline.get("key", "val_loss"))),
+                          baseline)
+
+
 def final_score(history: Mapping[str, Any] | None, key: str) -> float | None:
     """The last finite value of `key` (e.g. `"val_loss"`) over the history's epochs.
 

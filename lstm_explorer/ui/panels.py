@@ -380,7 +380,7 @@ def run_panel(run: Run) -> None:
     message = run.history.get("message", "")
     reading = readings.verdict(run.config, run.history) if status in (FINISHED,
                                                                       STOPPED) else ""
-    if status == FINISHED and reading.startswith("Learned:"):  # not "nothing", "a little"
+    if status == FINISHED and readings.run_level(run.history) == readings.LEARNED:
         st.success(f"**{message}** {reading}", icon=":material/school:")
     elif status == FINISHED and reading:
         st.warning(f"**{message}** {reading}", icon=":material/lightbulb:")
