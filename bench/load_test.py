@@ -342,7 +342,7 @@ class WebsocketSession:
 
     def __init__(self, index: int, query: dict[str, str], url: str):
         self.index, self.query, self.url = index, query, url
-        self.units = int(query["layer1.units"])
+        self.units = int(query.get("layer1.units", DEFAULT_UNITS))
         self.query_string = urlencode(query)
         self.page_script_hash = ""
         self.connection = None

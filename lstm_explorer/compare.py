@@ -54,6 +54,7 @@ __all__ = [
     "compare_step0_gradient",
     "compare_sweep",
     "comparison_figures",
+    "difference_table",
     "differing_parameters",
     "final_metric",
     "gradient_at",
@@ -407,6 +408,65 @@ def differing_parameters(configs: Sequence[ExperimentConfig | Mapping]) -> list[
     return rows
 
 
+def difference_table(runs: Sequence[Any], key: str | None = None) -> dict[str, Any]:
+    """What differs between 2 to 6 runs, their results, and whether the results differ by
+    more than the spread between seeds.
+
+    The rows of `differing_parameters` and a last row, `"result"`, with each run's final
+    score: the median and range (min–max) over its seeds for a `seeds.SeedGroup`, the
+    single value for a plain run. The conclusion says, from `seeds.compare_groups`,
+    whether the results differ by more than the spread between seeds, and says so
+    plainly when they do not ("within the spread between seeds: this difference may be
+    one seed's luck") or when each run has one seed only.
+
+    Args:
+        runs: 2 to 6 runs: `seeds.SeedGroup`s, or any form `as_runs` takes (a plain run
+            counts as one seed).
+        key: the history key the result row reads. Default: `None`, the key the runs'
+            verdicts judge them by (`seeds.score_key`).
+
+    Returns:
+        `{"rows": [..., {"key": "result", "label": ..., "values": [...]}], "conclusion":
+        str, "beyond_spread": True | False | None}`; `beyond_spread` is `None` when no
+        run has more than one seed.
+
+    Example:
+
+    >>> from lstm_explorer.seeds import SeedGroup
+    >>> base = ExperimentConfig.default()
+    >>> def group(config, losses):
+    ...     return SeedGroup.of(str(config.model["layers"][0]["units"]), [
+    ...         RunSummary(f"seed {s}", config, {"epochs": [{"val_loss": v}]})
+    ...         for s, v in enumerate(losses)])
+    >>> table = difference_table([group(base, [0.1, 0.2, 0.3]),
+    ...                           group(base.with_values({"layer.units": 8}), [0.5, 0.6, 0.7])])
+    >>> [row["key"] for row in table["rows"]], table["rows"][-1]["values"]
+    (['layer1.units', 'result'], ['0.2 (0.1–0.3)', '0.6 (0.5–0.7)'])
+    >>> table["beyond_spread"]
+    True
+    """
+    from lstm_explorer import seeds
+
+    runs = as_runs(runs)
+    groups = [seeds.as_group(run) for run in runs]
+    comparison = seeds.compare_groups(groups, key)
+    configs = [run.config for run in runs]
+    rows = differing_parameters(configs) if all(config is not None for config in configs) \
+        else []
+    counts = sorted({len(group.runs) for group in groups})
+    over = (f", median (min–max) over {counts[0]} seeds" if counts == [counts[0]] and
+            counts[0] > 1 else ", median (min–max) over the seeds" if counts[-1] > 1 else "")
+    values = []
+    for score in comparison.groups:
+        text = score.text()
+        values.append(text[len(score.name):].strip() if text.startswith(score.name + " ")
+                      else text.split(": ", 1)[-1])
+    rows.append({"key": "result", "label": f"final {comparison.label}{over}",
+                 "values": values})
+    return {"rows": rows, "conclusion": comparison.sentence,
+            "beyond_spread": comparison.beyond_spread}
+
+
 # ----------------------------------------------------------------------------------------
 # Figures
 
@@ -430,9 +490,45 @@ def _short_name(run: RunSummary) -> str:
 def _problems(runs: list[RunSummary]) -> list[str]:
     notes = []
     for run in runs:
-        if run.status in ("diverged", "stopped"):
+        group = _seed_group(run)
+        if group is not None:
+            # A group's median run is "finished" while some of its seeds diverged: name them.
+            notes.extend(f"{run.name}: {problem}" for problem in group.problems)
+        elif run.status in ("diverged", "stopped"):
             notes.append(f"{run.name} {run.status}")
     return notes
+
+
+def _seed_group(run: RunSummary) -> Any:
+    """The run as a `seeds.SeedGroup` of more than one seed (one with a spread to draw),
+    else `None`."""
+    from lstm_explorer.seeds import SeedGroup  # seeds builds on this module
+
+    return run if isinstance(run, SeedGroup) and len(run.runs) > 1 else None
+
+
+def _seed_note(runs: list[RunSummary], marks: str = "lines", spread: str = "bands") -> str:
+    """`lines: median of 5 seeds, bands: min–max` when some run is a seed group."""
+    counts = sorted({len(group.runs) for group in map(_seed_group, runs) if group})
+    if not counts:
+        return ""
+    seeds = f"{counts[0]} seeds" if len(counts) == 1 else "each run's seeds"
+    return f"{marks}: median of {seeds}, {spread}: min–max"
+
+
+def _add_band(fig: go.Figure, x: Sequence[Any], low: Sequence[Any], high: Sequence[Any],
+              index: int, name: str, plotted: list[np.ndarray] | None = None,
+              **position: Any) -> None:
+    """Add a run's spread band (behind its line, which comes next), in the run's colour;
+    its ends join `plotted`, so that an axis range made from it takes the band in."""
+    from lstm_explorer.seeds import band_trace
+
+    band = band_trace(x, low, high, run_colour(index), name, legendgroup=name)
+    if band is None:
+        return
+    fig.add_trace(band, **position)
+    if plotted is not None:
+        plotted.append(np.asarray([value for value in band.y if value is not None], dtype=float))
 
 
 def _positive(values: Sequence[Any]) -> np.ndarray:
@@ -488,11 +584,14 @@ def compare_loss_curves(runs: Sequence[Any]) -> go.Figure:
         epochs = [_epoch_number(row, i) for i, row in enumerate(rows)]
         colour = run_colour(index)
         shown = False
+        group = _seed_group(run)
         for split, key, dash in (("training", "loss", None), ("validation", "val_loss", "dash")):
             y = np.asarray([_float(row.get(key)) for row in rows])
             if not np.isfinite(y).any():
                 continue
             losses.append(y[np.isfinite(y)])
+            if group is not None:
+                _add_loss_band(fig, group, key, index, run.name, losses, row=1, col=1)
             fig.add_trace(
                 go.Scatter(
                     x=epochs,
@@ -513,6 +612,8 @@ def compare_loss_curves(runs: Sequence[Any]) -> go.Figure:
         if bare and key.removeprefix("val_") == bare:
             y = np.asarray([_float(row.get(key)) for row in rows])
             if np.isfinite(y).any():
+                if group is not None:
+                    _add_loss_band(fig, group, key, index, run.name, None, row=1, col=2)
                 fig.add_trace(
                     go.Scatter(
                         x=epochs,
@@ -548,12 +649,22 @@ def compare_loss_curves(runs: Sequence[Any]) -> go.Figure:
     _figures._new_figure(
         fig,
         title=title,
-        subtitle=_subtitle("solid: training, dashed: validation", *_problems(runs), *notes),
+        subtitle=_subtitle("solid: training, dashed: validation", _seed_note(runs),
+                           *_problems(runs), *notes),
     )
     # Under the plot: at its right the legend covered the metric axis's tick labels.
     fig.update_layout(legend=dict(_figures._legend_below(), title=dict(text="run")),
                       hovermode="closest")
     return fig
+
+
+def _add_loss_band(fig: go.Figure, group: Any, key: str, index: int, name: str,
+                   plotted: list[np.ndarray] | None, **position: Any) -> None:
+    from lstm_explorer.seeds import epoch_stats
+
+    found = epoch_stats(group.histories, key)
+    _add_band(fig, found["epochs"], found["min"], found["max"], index, name, plotted,
+              **position)
 
 
 def _gradient_symbol(quantity: str) -> str:
@@ -616,6 +727,14 @@ def compare_gradient_flow(
             continue
         epochs_used.add(number)
         plotted.append(y[np.isfinite(y)])
+        group = _seed_group(run)
+        if group is not None:
+            from lstm_explorer.seeds import step_stats
+
+            spread = step_stats(group.histories, layer, quantity, number)
+            if spread is not None:
+                _add_band(fig, list(range(len(spread["min"]))), _positive(spread["min"]),
+                          _positive(spread["max"]), index, run.name, plotted)
         fig.add_trace(
             go.Scatter(
                 x=np.arange(len(y)),
@@ -637,7 +756,8 @@ def compare_gradient_flow(
     fig.update_yaxes(
         title_text=_figures.GRADIENT_LABELS[quantity], **_figures._log_axis(np.concatenate(plotted))
     )
-    _figures._new_figure(fig, title=title, subtitle=_subtitle(at, *_problems(runs), *notes))
+    _figures._new_figure(fig, title=title, subtitle=_subtitle(at, _seed_note(runs),
+                                                              *_problems(runs), *notes))
     fig.update_layout(legend=dict(title=dict(text="run")), hovermode="closest")
     return fig
 
@@ -697,6 +817,14 @@ def compare_step0_gradient(
             continue
         longest = max(longest, len(epochs))
         plotted.append(y[np.isfinite(y)])
+        group = _seed_group(run)
+        if group is not None:
+            from lstm_explorer.seeds import epoch_stats
+
+            spread = epoch_stats(group.histories,
+                                 _step0_reader(quantity, layer, relative), log=True)
+            _add_band(fig, spread["epochs"], _positive(spread["min"]),
+                      _positive(spread["max"]), index, run.name, plotted)
         fig.add_trace(
             go.Scatter(
                 x=epochs,
@@ -725,9 +853,23 @@ def compare_step0_gradient(
         **_figures._log_axis(np.concatenate(plotted)),
     )
     fig.update_xaxes(title_text="epoch", **_figures._epoch_ticks(longest))
-    _figures._new_figure(fig, title=title, subtitle=_subtitle(*_problems(runs), *notes))
+    _figures._new_figure(fig, title=title, subtitle=_subtitle(_seed_note(runs),
+                                                              *_problems(runs), *notes))
     fig.update_layout(legend=dict(title=dict(text="run")), hovermode="closest")
     return fig
+
+
+def _step0_reader(quantity: str, layer: str, relative: bool):
+    """A row's gradient at step 0 (or its share of the last step's), as the line reads it."""
+    def read(row: Mapping[str, Any]) -> float:
+        series = _series(row, quantity, layer)
+        if not series:
+            return math.nan
+        first, last = series[0], series[-1]
+        if not relative:
+            return first
+        return first / last if last and last > 0 else math.nan
+    return read
 
 
 def _saturation_at(history: Mapping[str, Any], layer: str) -> tuple[int, Mapping] | None:
@@ -1007,8 +1149,13 @@ def compare_sweep(
         rows=1,
         cols=2,
         horizontal_spacing=0.14,
-        subplot_titles=[metric_label, "gradient reaching step 0"],
+        # The panels' titles name their y axes: a y-axis title between the panels
+        # runs into the left one at 1280×720 zoomed to 150 %. Each starts at its panel's
+        # left edge, so two long ones never meet in the middle.
+        subplot_titles=[metric_label, "step 0's gradient ÷ last step's"],
     )
+    for annotation, axis in zip(fig.layout.annotations, ("xaxis", "xaxis2")):
+        annotation.update(x=fig.layout[axis].domain[0], xanchor="left")
     metric_y = np.asarray([_float(final_metric(run.history)) for run in runs])
     ratio_y = _positive([step0_ratio(run.history, layer) for run in runs])
     names = [run.name for run in runs]
@@ -1038,20 +1185,55 @@ def compare_sweep(
         row=1,
         col=2,
     )
+    spread = _sweep_spread(runs, layer)
+    if spread is not None:
+        # A seed group's point is its median run; the bar spans its seeds.
+        (metric_low, metric_high), (ratio_low, ratio_high) = spread
+        fig.data[0].error_y = _error_bars(metric_y, metric_low, metric_high)
+        fig.data[1].error_y = _error_bars(ratio_y, ratio_low, ratio_high)
     if not np.isfinite(metric_y).any() and not np.isfinite(ratio_y).any():
         return _figures.empty_figure(title, _figures._ALL_NONFINITE)
     fig.update_xaxes(title_text=label, type=None if numeric else "category")
-    fig.update_yaxes(title_text=metric_label, row=1, col=1)
     finite = ratio_y[np.isfinite(ratio_y)]
-    fig.update_yaxes(
-        title_text="‖∂L/∂h_0‖ / last step's (log scale)",
-        **_figures._log_axis(finite),
-        row=1,
-        col=2,
-    )
-    _figures._new_figure(fig, title=title, subtitle=_subtitle("last epoch", *_problems(runs)))
+    fig.update_yaxes(**_figures._log_axis(finite), row=1, col=2)
+    if spread is not None:
+        ends = np.concatenate([finite, spread[1][0], spread[1][1]])
+        fig.update_yaxes(**_figures._log_axis(ends[np.isfinite(ends)]), row=1, col=2)
+    _figures._new_figure(fig, title=title, subtitle=_subtitle(
+        "last epoch", _seed_note(runs, "points", "bars"), *_problems(runs)))
     fig.update_layout(showlegend=False)
     return fig
+
+
+def _sweep_spread(runs: list[RunSummary], layer: str) -> tuple | None:
+    """Per run, the min and max over its seeds of the final metric and of the step-0
+    share (NaN for a run of one seed); `None` when no run is a seed group."""
+    if not any(_seed_group(run) for run in runs):
+        return None
+    from lstm_explorer.seeds import stats
+
+    metric_ends, ratio_ends = [], []
+    for run in runs:
+        group = _seed_group(run)
+        members = group.runs if group is not None else []
+        metric = stats([final_metric(member.history) for member in members])
+        ratio = stats(_positive([step0_ratio(member.history, layer) for member in members]))
+        metric_ends.append((metric["min"], metric["max"]))
+        ratio_ends.append((ratio["min"], ratio["max"]))
+    as_array = lambda ends, side: np.asarray([_float(end[side]) for end in ends])  # noqa: E731
+    return ((as_array(metric_ends, 0), as_array(metric_ends, 1)),
+            (as_array(ratio_ends, 0), as_array(ratio_ends, 1)))
+
+
+def _error_bars(y: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, Any]:
+    """Asymmetric error bars from each point down to `low` and up to `high` (none where
+    either is missing)."""
+    with np.errstate(invalid="ignore"):
+        up, down = high - y, y - low
+    up[~np.isfinite(up)] = 0.0
+    down[~np.isfinite(down)] = 0.0
+    return dict(type="data", symmetric=False, array=np.maximum(up, 0.0),
+                arrayminus=np.maximum(down, 0.0), thickness=2, width=8)
 
 
 def comparison_figures(

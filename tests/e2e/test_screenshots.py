@@ -3,7 +3,8 @@
 A teacher projects the app at 1280×720, sometimes zoomed to 150 %, in presenter mode and
 in Streamlit's dark theme; students read it on their own screens. For each of the four
 looks (light or dark, normal or presenter) a browser trains a tiny model once, then
-shows Build & Train's charts, Gradient Flow and Inside the Cell at each size. There the
+shows Build & Train's charts, Gradient Flow, Inside the Cell and Compare Runs (after a
+two-run sweep) at each size. There the
 browser measures the boxes of every Plotly chart's text (the title, the axis titles,
 the subtitles of the panels and other notes, the colour bars, the legend, the tick
 labels) and of its plot areas, and the test asserts that none of them overlaps another,
@@ -43,7 +44,9 @@ SIZES = {
 PRESENTER_SIZES = tuple(SIZES)
 # The size at which a tab opens and clicks the sidebar's page links.
 WIDE = SIZES["1600x1000"]
-PAGES = ("Build & Train", "Gradient Flow", "Inside the Cell")
+PAGES = ("Build & Train", "Gradient Flow", "Inside the Cell", "Compare Runs")
+# Compare Runs draws once there are two runs: its "Vary one parameter" trains two more.
+SWEEP_UNITS = "2,6"
 # Text boxes include the font's whole ascent and descent, so neighbours that merely
 # touch are fine; more than this much shared is an overlap a reader sees.
 TOLERANCE = 2.0
@@ -234,8 +237,16 @@ def open_page(page, title: str) -> None:
         page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
         page.wait_for_timeout(500)
     page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
+    if title == "Compare Runs":
+        wait_idle(page, timeout=60)
+        main = page.get_by_test_id(MAIN)
+        values = main.get_by_label("Values (comma separated)", exact=True)
+        values.fill(SWEEP_UNITS)
+        values.press("Enter")
+        wait_idle(page, timeout=60)
+        main.get_by_role("button", name="Train the runs").click()
     page.wait_for_selector(f'[data-testid="{MAIN}"] [data-testid="stPlotlyChart"]',
-                           timeout=60_000)
+                           timeout=180_000)
     wait_idle(page, timeout=60)
 
 
