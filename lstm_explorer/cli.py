@@ -1,15 +1,21 @@
 """The command line: `python -m lstm_explorer train | sweep | figures | code | presets`.
 
 ```
-python -m lstm_explorer train   --config CFG.json --out RUN_DIR [--epochs N]
+python -m lstm_explorer train   --config CFG.json --out RUN_DIR [--epochs N] [--seeds N]
 python -m lstm_explorer sweep   --config CFG.json --vary KEY=V1,V2,... --out DIR
-                                [--epochs N] [--format png|svg|html]
+                                [--epochs N] [--format png|svg|html] [--seeds N]
 python -m lstm_explorer figures --run RUN_DIR --out FIG_DIR [--format png|svg|html]
 python -m lstm_explorer code    --config CFG.json
 ```
 A bad config or argument ends with exit status 2 and one message naming the field,
 never a traceback. `train` prints its progress on stderr and, as its last line, the
 run's verdict (`readings.verdict`) on stdout.
+
+`--seeds N` repeats every run over N training seeds, from the config's own (the same
+data; see `seeds.py`): `train` writes `OUT/seed-K/` run directories, `OUT/seeds.json`
+and `OUT/verdict.txt`, and prints the verdict over the seeds last; `sweep` writes
+`OUT/<key>=<value>/seed-K/`, draws each value's median with its spread, and prints last
+whether the values differ by more than the spread between seeds.
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(train)
     train.add_argument("--out", required=True, type=Path, help="run directory to write")
     train.add_argument("--epochs", type=int, help="override training.epochs")
+    train.add_argument("--seeds", type=int, metavar="N",
+                       help="repeat over N training seeds (OUT/seed-K/ per seed, "
+                            "OUT/seeds.json) and print the verdict over them")
     train.set_defaults(handler=_train)
 
     sweep = commands.add_parser(
@@ -77,6 +86,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--format", default="png", choices=("png", "svg", "html"),
                        help="static format of the comparison figures (HTML is always "
                             "written too); default png")
+    sweep.add_argument("--seeds", type=int, metavar="N",
+                       help="repeat each value over N training seeds and compare the "
+                            "values by their spread")
     sweep.set_defaults(handler=_sweep)
 
     figures = commands.add_parser("figures", help="export every figure of a run")
@@ -130,6 +142,8 @@ def _train(arguments) -> int:
     config = load_config(arguments)
     if arguments.epochs is not None:
         config = config.with_values({"training.epochs": arguments.epochs})
+    if arguments.seeds is not None:
+        return _train_seeds(config, arguments)
     for note in config.notes():
         print(f"note: {note}", file=sys.stderr)
     from lstm_explorer import readings, runs
@@ -147,7 +161,27 @@ def _train(arguments) -> int:
     return 0 if result.status != "diverged" else 1
 
 
+def _train_seeds(config, arguments) -> int:
+    from lstm_explorer import seeds
+
+    # Every seed is checked before the first one trains.
+    seeds.seed_values(config, arguments.seeds, "--seeds")
+    for note in config.notes():
+        print(f"note: {note}", file=sys.stderr)
+    group = seeds.repeat(config, arguments.seeds, arguments.out, _SweepPrinter(sys.stderr),
+                         field="--seeds")
+    for run, score in zip(group.runs, group.score().values, strict=True):
+        shown = f"{score:.4g}" if score is not None else "none"
+        print(f"{run.name}: {run.status}, {group.score().key} {shown}", file=sys.stderr)
+    print(f"Wrote {len(group.runs)} run directories, {arguments.out}/{seeds.SEEDS_FILE} and "
+          f"{arguments.out}/{seeds.VERDICT_FILE}.", file=sys.stderr, flush=True)
+    # Last, and on stdout, as for a single run: the verdict, here over the seeds.
+    print(seeds.verdict(group), flush=True)
+    return 0 if all(run.status != "diverged" for run in group.runs) else 1
+
+
 def _sweep(arguments) -> int:
+    from lstm_explorer import seeds as seeds_module
     from lstm_explorer import sweep
 
     config = load_config(arguments)
@@ -156,11 +190,17 @@ def _sweep(arguments) -> int:
     key, values = sweep.parse_vary(arguments.vary)
     # Check every value before the first run trains.
     configs = sweep.sweep_configs(config, key, values)
+    count = 1
+    if arguments.seeds is not None:
+        count = seeds_module.check_seeds(arguments.seeds, "--seeds")
+        for built in configs:
+            seeds_module.seed_values(built, count, "--seeds")
     for note in configs[0].notes():
         print(f"note: {note}", file=sys.stderr)
     formats = ("html",) if arguments.format == "html" else ("html", arguments.format)
     printer = _SweepPrinter(sys.stderr)
-    summaries = sweep.run_sweep(config, key, values, arguments.out, printer, formats=formats)
+    summaries = sweep.run_sweep(config, key, values, arguments.out, printer, formats=formats,
+                                seeds=count)
     from lstm_explorer import compare
 
     for summary in summaries:
@@ -169,11 +209,21 @@ def _sweep(arguments) -> int:
         metric_text = (f"{compare.metric_name(summary.history)} {metric:.4g}"
                        if metric is not None else "no metric")
         ratio_text = f"{ratio:.2e}" if ratio is not None else "n/a"
+        median = f" (medians of {count} seeds)" if count > 1 else ""
         print(f"{summary.name}: {summary.status}, {metric_text}, gradient at step 0 / "
-              f"last step {ratio_text}", file=sys.stderr)
-    print(f"Wrote {len(summaries)} run directories, {arguments.out}/comparison/ and "
-          f"{arguments.out}/{sweep.SWEEP_FILE}.", file=sys.stderr)
-    return 0 if all(s.status != "diverged" for s in summaries) else 1
+              f"last step {ratio_text}{median}", file=sys.stderr)
+    if arguments.seeds is None:
+        print(f"Wrote {len(summaries)} run directories, {arguments.out}/comparison/ and "
+              f"{arguments.out}/{sweep.SWEEP_FILE}.", file=sys.stderr)
+        return 0 if all(s.status != "diverged" for s in summaries) else 1
+    runs = [run for group in summaries for run in group.runs]
+    print(f"Wrote {len(runs)} run directories ({count} seeds per value), "
+          f"{arguments.out}/comparison/ and {arguments.out}/{sweep.SWEEP_FILE}.",
+          file=sys.stderr)
+    # Last, and on stdout: whether the values differ by more than the seeds do.
+    if len(summaries) >= 2:
+        print(seeds_module.compare_groups(summaries).sentence, flush=True)
+    return 0 if all(run.status != "diverged" for run in runs) else 1
 
 
 def _figures(arguments) -> int:

@@ -394,9 +394,11 @@ class _Forwarder:
 
 
 def _table(summaries: Sequence[RunSummary]) -> list[dict[str, Any]]:
+    from lstm_explorer import seeds
+
     rows = []
     for summary in summaries:
-        rows.append({
+        row = {
             "name": summary.name,
             "run_dir": summary.run_dir.name if summary.run_dir else None,
             "status": summary.status,
@@ -405,7 +407,23 @@ def _table(summaries: Sequence[RunSummary]) -> list[dict[str, Any]]:
             "final_loss": compare.final_loss(summary.history),
             "step0_ratio": compare.step0_ratio(summary.history),
             "seconds": summary.readings.get("seconds"),
-        })
+        }
+        if isinstance(summary, seeds.SeedGroup):
+            # The numbers above are the median run's; these are each seed's.
+            score = summary.score()
+            row.update({
+                "seeds": summary.seeds,
+                "score_key": score.key,
+                "scores": list(score.values),
+                "score_median": score.median,
+                "score_min": score.low,
+                "score_max": score.high,
+                "levels": list(score.levels),
+                "seed_run_dirs": [f"{summary.run_dir.name}/{run.run_dir.name}"
+                                  if summary.run_dir and run.run_dir else None
+                                  for run in summary.runs],
+            })
+        rows.append(row)
     return rows
 
 
@@ -452,6 +470,7 @@ def run_sweep(
     formats: Sequence[str] = ("html", "png"),
     epochs: int | None = None,
     stop: threading.Event | None = None,
+    seeds: int = 1,
 ) -> list[RunSummary]:
     """Train one run per value of `key`, one after another, and compare them.
 
@@ -468,14 +487,24 @@ def run_sweep(
         epochs: overrides the base's `training.epochs` (a sweep of `training.epochs`
             still sets each run's own). Default: `None`.
         stop: stops the sweep (see `run_configs`). Default: `None`.
+        seeds: train each value once per training seed (`seeds.repeat_configs`) and
+            compare the values by their spread: each summary is then a
+            `seeds.SeedGroup`, the runs go to `out_dir/<key>=<value>/seed-K/`, the
+            comparison figures draw each value's median with a band (min–max over the
+            seeds), `comparison/score_over_seeds` is `seeds.metric_band`, and
+            `sweep.json` gets `seeds`, each value's per-seed scores and the
+            `conclusion` (`seeds.compare_groups`). Default: `1` (one run per value).
 
     Returns:
-        One `RunSummary` per run, in value order.
+        One `RunSummary` per value, in value order (a `seeds.SeedGroup` per value with
+        `seeds` > 1).
 
     Raises:
-        ConfigError: naming `--vary` for a bad value, before anything trains.
+        ConfigError: naming `--vary` for a bad value, or `--seeds` for a bad number of
+            seeds, before anything trains.
     """
     from lstm_explorer import export
+    from lstm_explorer import seeds as seeds_module
 
     values = list(values)
     if not compare.MIN_RUNS <= len(values) <= compare.MAX_RUNS:
@@ -487,10 +516,16 @@ def run_sweep(
     if epochs is not None:
         # On the base, so that a sweep of training.epochs itself still wins.
         config = config.with_values({"training.epochs": epochs})
+    seeds = seeds_module.check_seeds(seeds, "--seeds")
     configs = sweep_configs(config, key, values)
     named = [(run_name(key, c.get(key)), c) for c in configs]
-    summaries = run_configs(named, out_dir, on_event, values=[c.get(key) for c in configs],
-                            stop=stop)
+    if seeds > 1:
+        summaries = seeds_module.repeat_configs(
+            named, seeds, out_dir, on_event, values=[c.get(key) for c in configs], stop=stop,
+            field="--seeds")
+    else:
+        summaries = run_configs(named, out_dir, on_event,
+                                values=[c.get(key) for c in configs], stop=stop)
     if out_dir is not None and len(summaries) >= compare.MIN_RUNS:
         param = param_for_key(key)
         shown = [s.value for s in summaries]
@@ -498,6 +533,8 @@ def run_sweep(
             shown = [format_text(param, v) for v in shown]
         figures = compare.comparison_figures(summaries)
         figures["result_vs_value"] = compare.compare_sweep(summaries, shown, label=key)
+        if seeds > 1:
+            figures["score_over_seeds"] = seeds_module.metric_band(summaries)
         write_comparison(summaries, out_dir, figures, formats)
         record = {
             "key": key,
@@ -506,6 +543,9 @@ def run_sweep(
             "differences": compare.differing_parameters([s.config for s in summaries]),
             "runs": _table(summaries),
         }
+        if seeds > 1:
+            record["seeds"] = summaries[0].seeds
+            record["conclusion"] = seeds_module.compare_groups(summaries).sentence
         (Path(out_dir) / SWEEP_FILE).write_text(
             json.dumps(record, indent=1, allow_nan=True, default=str) + "\n", encoding="utf-8")
     return summaries

@@ -155,3 +155,45 @@ def test_hostile_arguments_exit_2_with_a_message_and_write_nothing(tmp_path, cap
     errors = capsys.readouterr().err
     assert fragment in errors and "Traceback" not in errors
     assert list(folder.iterdir()) == []
+
+
+# --- --seeds ---------------------------------------------------------------------------------
+
+
+def test_train_with_seeds_writes_a_run_per_seed_and_prints_the_verdict_over_them(tmp_path,
+                                                                                 capsys):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(TINY))
+    out = tmp_path / "seeds"
+    assert cli.main(["train", "--config", str(config_path), "--out", str(out), "--epochs", "1",
+                     "--seeds", "2"]) == 0
+    assert sorted(path.name for path in out.iterdir()) == [
+        "seed-0", "seed-1", "seeds.json", "verdict.txt"]
+    assert (out / "seed-1" / "history.json").exists() and (out / "seed-1" / "verdict.txt").exists()
+    assert json.loads((out / "seed-1" / "config.json").read_text())["training"]["seed"] == 1
+    record = json.loads((out / "seeds.json").read_text())
+    assert record["seeds"] == [0, 1] and len(record["metrics"]["val_loss"]["median"]) == 1
+    captured = capsys.readouterr()
+    last = captured.out.strip().splitlines()[-1]
+    assert last.startswith("Over 2 seeds (seeds 0 and 1 of training.seed; the same data): ")
+    assert last == record["verdict"] == (out / "verdict.txt").read_text().strip()
+    assert "== run 2/2: seed 1" in captured.err
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+@pytest.mark.parametrize("count,fragment", [
+    ("0", "--seeds=0: must be an integer from 1 to 20"),
+    ("21", "--seeds=21: must be an integer from 1 to 20"),
+    ("two", "argument --seeds: invalid int value: 'two'"),
+])
+def test_a_bad_seeds_count_exits_2_naming_seeds_and_writes_nothing(tmp_path, capsys, command,
+                                                                   count, fragment):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    argv = [command, "--preset", "default", "--out", str(folder / "run"), "--seeds", count]
+    if command == "sweep":
+        argv += ["--vary", "layer.units=2,3"]
+    assert cli.main(argv) == 2
+    errors = capsys.readouterr().err
+    assert fragment in errors and "Traceback" not in errors
+    assert list(folder.iterdir()) == []

@@ -272,3 +272,110 @@ def test_comparison_and_lab_modules_import_neither_tensorflow_nor_streamlit():
             "bad = [m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- seed groups: medians with their spread ------------------------------------------------
+
+
+def seed_group(name, scale, grad0s, config=None):
+    """A seed group whose seed k has losses scaled by scale[k] and grad_h[0] = grad0s[k]."""
+    from lstm_explorer.seeds import SeedGroup
+
+    runs = []
+    for index, (factor, grad0) in enumerate(zip(scale, grad0s)):
+        rows = [{"epoch": epoch, "loss": factor / epoch, "val_loss": 1.2 * factor / epoch,
+                 "val_accuracy": min(1.0, 0.3 * factor * epoch),
+                 "probe": {"grad_h": {"layer0": [grad0 * epoch] + [1.0] * (STEPS - 1)}}}
+                for epoch in (1, 2)]
+        runs.append(RunSummary(f"{name}, seed {index}", config,
+                               {"epochs": rows, "status": "finished"}))
+    return SeedGroup.of(name, runs, list(range(len(runs))))
+
+
+def test_the_loss_curves_of_seed_groups_draw_each_median_over_a_min_max_band():
+    groups = [seed_group("a", [1.0, 2.0, 3.0], [1e-3] * 3),
+              seed_group("b", [0.5, 0.6, 0.7], [1e-3] * 3)]
+    fig = compare.compare_loss_curves(groups)
+    bands = [trace for trace in fig.data if trace.fill == "toself"]
+    lines = [trace for trace in fig.data if trace.fill != "toself"]
+    # Training loss, validation loss and the metric, for each group.
+    assert len(bands) == len(lines) == 6
+    training_band = bands[0]
+    assert list(training_band.y) == pytest.approx([3.0, 1.5, 0.5, 1.0])  # max, then min back
+    assert list(lines[0].y) == pytest.approx([2.0, 1.0])  # the median seed
+    assert all(band.showlegend is False for band in bands)
+    assert {band.legendgroup for band in bands} == {"a", "b"}
+    assert "lines: median of 3 seeds, bands: min–max" in fig.layout.title.subtitle.text
+
+
+def test_the_gradient_flow_and_step0_figures_of_seed_groups_draw_the_spread_on_log_axes():
+    groups = [seed_group("a", [1.0] * 3, [1e-6, 1e-4, 1e-2]),
+              seed_group("b", [1.0] * 3, [0.1, 0.2, 0.3])]
+    flow = compare.compare_gradient_flow(groups)
+    band = flow.data[0]
+    assert band.fill == "toself" and flow.layout.yaxis.type == "log"
+    assert band.y[0] == pytest.approx(2e-2)  # step 0's max at epoch 2
+    assert band.y[-1] == pytest.approx(2e-6)  # and its min, where the band closes
+    assert flow.data[1].y[0] == pytest.approx(2e-4)  # the median line, on a log scale
+    step0 = compare.compare_step0_gradient(groups)
+    assert [trace.fill for trace in step0.data] == ["toself", None, "toself", None]
+    assert list(step0.data[0].y) == pytest.approx([1e-2, 2e-2, 2e-6, 1e-6])
+
+
+def test_the_sweep_figure_of_seed_groups_puts_min_max_bars_on_each_point():
+    groups = [seed_group("8", [1.0, 2.0, 3.0], [1e-3, 1e-2, 1e-1]),
+              seed_group("32", [1.0, 1.0, 1.0], [1e-1] * 3)]
+    fig = compare.compare_sweep(groups, values=[8, 32])
+    metric, ratio = fig.data
+    # val_accuracy at epoch 2: 0.6, 1.0, 1.0 for "8" (median 1.0)
+    assert list(metric.y) == pytest.approx([1.0, 0.6])
+    assert list(metric.error_y.arrayminus) == pytest.approx([0.4, 0.0])
+    assert list(metric.error_y.array) == pytest.approx([0.0, 0.0])
+    assert list(ratio.error_y.array) == pytest.approx([0.2 - 0.02, 0.0])
+    assert "points: median of 3 seeds, bars: min–max" in fig.layout.title.subtitle.text
+
+
+def test_plain_runs_draw_no_band():
+    fig = compare.compare_loss_curves([("a", history(flat())), ("b", history(flat()))])
+    assert not any(trace.fill == "toself" for trace in fig.data)
+    assert "median" not in (fig.layout.title.subtitle.text or "")
+
+
+def test_a_seed_group_with_a_diverged_seed_is_named_in_the_subtitle():
+    from lstm_explorer.seeds import SeedGroup
+
+    good = history(flat())
+    groups = [SeedGroup.of("a", [RunSummary("s0", None, good),
+                                 RunSummary("s1", None, diverged())], [0, 1]),
+              seed_group("b", [1.0, 1.0], [1e-3, 1e-3])]
+    fig = compare.compare_loss_curves(groups)
+    assert "a: seed 1 diverged" in fig.layout.title.subtitle.text
+
+
+def test_the_difference_table_of_seed_groups_says_whether_the_result_beats_the_spread():
+    base = ExperimentConfig.default()
+    small = base.with_values({"layer.units": 8})
+    # val_accuracy at the last epoch: 0.6 × the seed's factor
+    apart = compare.difference_table([seed_group("32", [0.5, 0.55, 0.6], [1e-3] * 3, base),
+                                      seed_group("8", [1.0, 1.1, 1.2], [1e-3] * 3, small)])
+    assert [row["key"] for row in apart["rows"]] == ["layer1.units", "result"]
+    result = apart["rows"][-1]
+    assert result["label"] == "final validation accuracy, median (min–max) over 3 seeds"
+    assert result["values"] == ["33% (30%–36%)", "66% (60%–72%)"]
+    assert apart["beyond_spread"] is True
+    assert "larger than the spread between seeds" in apart["conclusion"]
+    close = compare.difference_table([seed_group("32", [1.0, 1.5, 2.0], [1e-3] * 3, base),
+                                      seed_group("8", [1.2, 1.6, 2.2], [1e-3] * 3, small)])
+    assert close["beyond_spread"] is False
+    assert close["conclusion"].endswith(
+        "within the spread between seeds: this difference may be one seed's luck.")
+
+
+def test_the_difference_table_of_single_runs_says_one_seed_cannot_tell():
+    base = ExperimentConfig.default()
+    table = compare.difference_table([RunSummary("a", base, history(flat(), accuracy=0.5)),
+                                      RunSummary("b", base.with_values({"layer.units": 8}),
+                                                 history(flat(), accuracy=0.9))])
+    assert table["rows"][-1]["values"] == ["50%", "90%"]
+    assert table["beyond_spread"] is None
+    assert "One seed per run" in table["conclusion"]

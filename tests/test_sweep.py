@@ -198,3 +198,29 @@ def test_run_sweep_reports_each_run_and_forwards_training_events_with_the_run_in
     assert events[-1].fraction == 1.0
     assert summaries[0].readings["gate_means"]["layer0"]["f"] is not None
     assert len(summaries[0].readings["gate_mean_by_step"]["layer0"]["f"]) == 6
+
+
+def test_a_sweep_over_seeds_compares_the_values_by_their_spread(tiny_config_path, tmp_path,
+                                                                capsys):
+    out = tmp_path / "seeded"
+    status = cli.main(["sweep", "--config", str(tiny_config_path), "--vary", "layer.units=2,3",
+                       "--out", str(out), "--epochs", "1", "--seeds", "2", "--format", "html"])
+    assert status == 0
+    for value in (2, 3):
+        assert sorted(p.name for p in (out / f"layer.units={value}").iterdir()) == [
+            "seed-0", "seed-1"]
+    record = json.loads((out / sweep.SWEEP_FILE).read_text())
+    assert record["seeds"] == [0, 1]
+    assert [row["seed_run_dirs"] for row in record["runs"]] == [
+        ["layer.units=2/seed-0", "layer.units=2/seed-1"],
+        ["layer.units=3/seed-0", "layer.units=3/seed-1"]]
+    first = record["runs"][0]
+    assert first["score_key"] == "val_accuracy" and len(first["scores"]) == 2
+    assert first["score_min"] == min(first["scores"]) and first["score_max"] == max(first["scores"])
+    assert record["conclusion"].startswith("Final validation accuracy over 2 seeds (seeds 0 "
+                                           "and 1), median (min–max): layer.units=2 ")
+    # The comparison draws each value's median over its band; the band figure is there too.
+    loss = json.loads((out / "comparison" / "loss_curves.json").read_text())
+    assert any(trace.get("fill") == "toself" for trace in loss["data"])
+    assert (out / "comparison" / "score_over_seeds.html").exists()
+    assert capsys.readouterr().out.strip().splitlines()[-1] == record["conclusion"]
