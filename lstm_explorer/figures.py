@@ -263,6 +263,8 @@ def style(fig: go.Figure, theme: Theme | None = None) -> go.Figure:
         layout["height"] = round(layout["height"] * theme.scale)
     fig.layout = go.Layout(_scaled(layout, theme.scale, colours))
     fig.layout.template = template_for(theme)
+    if theme.dark:
+        _darken_epoch_ramp(fig)
     for trace in fig.data:
         for part in ("line", "marker", "textfont", "colorbar"):
             if part in trace and trace[part] is not None:
@@ -270,6 +272,21 @@ def style(fig: go.Figure, theme: Theme | None = None) -> go.Figure:
                 if spec:
                     trace[part] = _scaled(spec, theme.scale, colours, part)
     return fig
+
+
+# Where a line sits on the epoch ramp (`_epoch_colour`), kept in the trace's `meta`.
+EPOCH_SHARE = "epoch_share"
+
+
+def _darken_epoch_ramp(fig: go.Figure) -> None:
+    """Move the epochs' lines and colour bar to the dark look's stretch of the ramp."""
+    for trace in fig.data:
+        meta = trace.meta if isinstance(trace.meta, dict) else {}
+        if EPOCH_SHARE in meta:
+            trace.line.color = _ramp_colour(meta[EPOCH_SHARE], dark=True)
+    if fig.layout.coloraxis.colorscale and \
+            [list(stop) for stop in fig.layout.coloraxis.colorscale] == _EPOCH_SCALE:
+        fig.layout.coloraxis.colorscale = _epoch_scale(dark=True)
 
 
 def themed(factory: Callable[..., go.Figure]) -> Callable[..., go.Figure]:
@@ -1000,6 +1017,7 @@ def gradient_flow(
                 continue
             plotted.append(y)
             steps = max(steps, len(y))
+            colour, share = _epoch_colour(number, first, last)
             fig.add_trace(
                 go.Scatter(
                     x=np.arange(len(y)),
@@ -1008,7 +1026,8 @@ def gradient_flow(
                     name=f"epoch {number}",
                     legendgroup=f"epoch {number}",
                     showlegend=False,
-                    line=dict(color=_epoch_colour(number, first, last)),
+                    line=dict(color=colour),
+                    meta={EPOCH_SHARE: share},
                     hovertemplate=(
                         f"epoch {number}<br>step %{{x}}<br>"
                         f"{_GRADIENT_SYMBOL[quantity]} = %{{y:.3e}}<extra></extra>"
@@ -1055,27 +1074,38 @@ def gradient_flow(
     return fig
 
 
-# The ramp of the epochs' colours: Viridis short of its yellow end, which vanishes on a
-# white background.
-_EPOCH_RAMP_END = 0.85
-_EPOCH_SCALE = [
-    [point / _EPOCH_RAMP_END, colour]
-    for point, colour in zip(
-        np.linspace(0, _EPOCH_RAMP_END, 18),
-        sample_colorscale(SEQUENTIAL_SCALE, list(np.linspace(0, _EPOCH_RAMP_END, 18))),
-        strict=True,
-    )
-]
+# The ramp of the epochs' colours, the stretch of Viridis with at least WCAG's 3:1
+# contrast for graphics against the background: short of its green and yellow end on
+# white, past its dark purple start on Streamlit's dark background.
+_EPOCH_RAMPS = {False: (0.0, 0.58), True: (0.36, 1.0)}
 
 
-def _epoch_colour(number: int, first: int, last: int) -> str:
-    """The colour of epoch `number` on the ramp from the first epoch to the last.
+def _epoch_scale(dark: bool = False) -> list[list[Any]]:
+    """The epoch ramp as a Plotly colour scale, for the colour bar."""
+    start, end = _EPOCH_RAMPS[dark]
+    points = np.linspace(start, end, 18)
+    return [[(point - start) / (end - start), colour]
+            for point, colour in zip(points, sample_colorscale(SEQUENTIAL_SCALE, list(points)),
+                                     strict=True)]
+
+
+_EPOCH_SCALE = _epoch_scale()
+
+
+def _ramp_colour(share: float, dark: bool = False) -> str:
+    start, end = _EPOCH_RAMPS[dark]
+    return sample_colorscale(SEQUENTIAL_SCALE, [start + share * (end - start)])[0]
+
+
+def _epoch_colour(number: int, first: int, last: int) -> tuple[str, float]:
+    """The colour of epoch `number` on the ramp from the first epoch to the last, and
+    its place on the ramp (0 to 1), which `style` reads to recolour it for the dark look.
 
     Each epoch owns a band of the ramp, as wide as one epoch in `_epoch_colour_bar`'s
     bar, and takes the colour at the band's middle.
     """
     share = (number - first + 0.5) / (last - first + 1)
-    return sample_colorscale(SEQUENTIAL_SCALE, [share * _EPOCH_RAMP_END])[0]
+    return _ramp_colour(share), share
 
 
 def _epoch_colour_bar(fig: go.Figure, first: int, last: int) -> None:

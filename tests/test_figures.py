@@ -289,6 +289,34 @@ def test_gradient_flow_colours_epochs_along_a_ramp_keyed_by_a_colour_bar():
     assert sum(t.marker.coloraxis == "coloraxis" for t in fig.data) == 1
 
 
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of "rgb(r, g, b)" or "#RRGGBB"."""
+    if colour.startswith("#"):
+        channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    else:
+        channels = [float(part) for part in colour[colour.index("(") + 1:-1].split(",")[:3]]
+    linear = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4
+              for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(first: str, second: str) -> float:
+    light, dark = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_every_epochs_line_stands_out_from_the_background_in_both_looks():
+    for dark, background in ((False, "#FFFFFF"), (True, "#0E1117")):
+        fig = figures.gradient_flow(make_history(epochs=10), theme=figures.Theme(dark=dark))
+        colours = [trace.line.color for trace in fig.data if trace.xaxis == "x"]
+        assert len(set(colours)) == 10
+        # 3:1 is WCAG's contrast for graphics; Viridis's dark purple on the dark
+        # background was 1.4:1, invisible on a projector.
+        assert min(_contrast(colour, background) for colour in colours) >= 3.0, dark
+        scale = [colour for _, colour in fig.layout.coloraxis.colorscale]
+        assert min(_contrast(colour, background) for colour in scale) >= 3.0, dark
+
+
 def test_gradient_flow_of_one_epoch_names_it_in_a_legend():
     fig = figures.gradient_flow(make_history(epochs=1))
     assert [t.name for t in fig.data if t.showlegend] == ["epoch 1"]
