@@ -546,13 +546,19 @@ def median_history(histories: Sequence[Mapping[str, Any]], seeds: Sequence[int] 
     seeds = list(seeds) if seeds is not None else list(range(len(histories)))
     all_rows = [_rows(history) for history in histories]
     longest = max((len(rows) for rows in all_rows), default=0)
+    statuses = [str((history or {}).get("status") or "") for history in histories]
+    # The median seed diverged when at least half did: at the epoch by which half had.
+    diverged_at = sorted(epoch for epoch in map(_diverged_epoch, histories) if epoch)
+    half = math.ceil(len(histories) / 2)
+    median_diverged = diverged_at[half - 1] if histories and len(diverged_at) >= half else None
     rows = []
-    for index in range(longest):
+    for index in range(min(longest, median_diverged or longest)):
         row = _median_tree([rows[index] for rows in all_rows if len(rows) > index])
         row["epoch"] = index + 1
         rows.append(row)
-    statuses = [str((history or {}).get("status") or "") for history in histories]
-    if statuses and all(status == "diverged" for status in statuses):
+    if median_diverged is not None and rows:
+        rows[-1]["loss"] = None  # where the median seed's loss became NaN
+    if median_diverged is not None:
         status = "diverged"
     elif "stopped" in statuses:
         status = "stopped"
@@ -561,16 +567,26 @@ def median_history(histories: Sequence[Mapping[str, Any]], seeds: Sequence[int] 
     notes = _problem_notes(seeds, statuses)
     baselines = [history.get("baseline") for history in histories
                  if isinstance((history or {}).get("baseline"), Mapping)]
-    out: dict[str, Any] = {
-        "epochs": rows, "status": status, "notes": notes,
-        "message": f"Median over {len(histories)} seed{'s' * (len(histories) != 1)}.",
-    }
+    count = f"{len(histories)} seed{'s' * (len(histories) != 1)}"
+    out: dict[str, Any] = {"epochs": rows, "status": status, "notes": notes,
+                           "message": f"Median over {count}."}
     if baselines:
         out["baseline"] = _median_tree(baselines)
-    if status == "diverged":
-        # Every seed diverged: say it as one run would (`readings.verdict` reads this).
-        out["message"] = (histories[0] or {}).get("message") or out["message"]
+    if median_diverged is not None:
+        out["message"] = (f"The median seed diverged in epoch {median_diverged}: "
+                          f"{len(diverged_at)} of {count} diverged.")
     return out
+
+
+def _diverged_epoch(history: Mapping[str, Any]) -> int | None:
+    """The epoch in which a run's loss became NaN or infinite, if it diverged."""
+    rows = _rows(history)
+    for index, row in enumerate(rows):
+        if "loss" in row and _finite(row.get("loss")) is None:
+            return int(row.get("epoch") or index + 1)
+    if (history or {}).get("status") == "diverged":
+        return len(rows) or 1
+    return None
 
 
 def _problem_notes(seeds: Sequence[int], statuses: Sequence[str]) -> list[str]:
@@ -723,6 +739,10 @@ class GroupScore:
 
     @property
     def median(self) -> float | None:
+        """The median of the seeds with a score; `None` when at least half have none
+        (then the median seed has no score either)."""
+        if 2 * len(self.missing) >= len(self.values):
+            return None
         return stats(self.finite)["median"]
 
     @property
@@ -760,6 +780,15 @@ class GroupScore:
             return f"{self.name}: {why} with every seed"
         if len(self.values) == 1:
             shown = _show(self.values[0], accuracy)
+        elif self.median is None:
+            # At least half the seeds have no score: no median to give, only the others'.
+            others = [seed for seed in self.seeds if seed not in self.missing]
+            values = (_show(self.low, accuracy) if self.low == self.high else
+                      f"{_show(self.low, accuracy)}–{_show(self.high, accuracy)}")
+            reasons = set(reason for reason in self.reasons if reason)
+            why = reasons.pop() if len(reasons) == 1 else "no score"
+            return (f"{self.name}: {why} with {_seeds_text(self.missing)}, {values} with "
+                    f"{_seeds_text(others)}")
         else:
             shown = (f"{_show(self.median, accuracy)} ({_show(self.low, accuracy)}–"
                      f"{_show(self.high, accuracy)})")
@@ -905,7 +934,7 @@ def compare_groups(groups: Sequence[Any], key: str | None = None) -> SpreadCompa
     ...                       group("units=32", [0.09, 0.11, 0.13])]).sentence)
     ... # doctest: +NORMALIZE_WHITESPACE
     Final validation loss over 3 seeds (seeds 0 to 2), median (min–max): units=8 0.12
-    (0.1–0.2), units=32 0.11 (0.09–0.13). The ranges of units=8 and units=32 overlap: the
+    (0.1–0.2); units=32 0.11 (0.09–0.13). The ranges of units=8 and units=32 overlap: the
     difference between their medians (0.01) is within the spread between seeds: this
     difference may be one seed's luck.
     """
@@ -930,7 +959,7 @@ def _sentence(scores: list[GroupScore], pairs: list[Pair], key: str, higher: boo
     counts = {len(score.values) for score in scores}
     seed_lists = {score.seeds for score in scores}
     if counts == {1}:
-        values = ", ".join(score.text() for score in scores)
+        values = "; ".join(score.text() for score in scores)
         return (f"Final {label}: {values}. One seed per run: there is no spread between "
                 "seeds to judge the difference by, so it may be one seed's luck; repeat "
                 "each run over several seeds.")
@@ -939,7 +968,7 @@ def _sentence(scores: list[GroupScore], pairs: list[Pair], key: str, higher: boo
     else:
         over = "over " + ", ".join(f"{len(s.seeds)} seeds for {s.name}" for s in scores)
     text = (f"Final {label} {over}, median (min–max): "
-            + ", ".join(score.text() for score in scores) + ".")
+            + "; ".join(score.text() for score in scores) + ".")
     for score in scores:
         mixed = _mixed_levels(score)
         if mixed:
@@ -953,9 +982,9 @@ def _sentence(scores: list[GroupScore], pairs: list[Pair], key: str, higher: boo
                     "seed: the ranges do not overlap, so the difference is larger than the "
                     "spread between seeds.")
         gap = _difference(pair.difference, accuracy)
-        between = f" ({gap})" if gap else ""
+        between = f"their medians ({gap})" if gap else "them"
         return (text + f" The ranges of {pair.first} and {pair.second} overlap: the "
-                f"difference between their medians{between} is {WITHIN}.")
+                f"difference between {between} is {WITHIN}.")
     beyond = [pair for pair in pairs if pair.beyond]
     within = [pair for pair in pairs if not pair.beyond]
     if beyond:

@@ -18,6 +18,11 @@ The same engine, `run_configs`, runs the guided experiments of `lab.py`. Everyth
 person types is checked before anything trains: a bad `--vary` is a `ConfigError`
 naming `--vary` and the offending value.
 
+`--seeds N` (`run_sweep(..., seeds=N)`) trains each value once per training seed
+(`seeds.repeat_configs`), writes `DIR/<key>=<value>/seed-K/`, draws each value's median
+with its spread, and adds to `sweep.json` each value's per-seed scores and whether the
+values differ by more than the spread between seeds (`seeds.compare_groups`).
+
 Example:
 
 >>> parse_vary("layer.units=8,32,128")

@@ -156,7 +156,7 @@ def test_ranges_that_do_not_overlap_are_a_difference_beyond_the_spread_between_s
     assert pair.beyond and pair.better == "LSTM" and pair.difference == pytest.approx(0.145)
     assert comparison.sentence == (
         "Final validation loss over 3 seeds (seeds 0 to 2), median (min–max): SimpleRNN "
-        "0.165 (0.16–0.17), LSTM 0.02 (0.01–0.03). LSTM has a lower validation loss than "
+        "0.165 (0.16–0.17); LSTM 0.02 (0.01–0.03). LSTM has a lower validation loss than "
         "SimpleRNN with every seed: the ranges do not overlap, so the difference is larger "
         "than the spread between seeds.")
 
@@ -311,3 +311,34 @@ def test_repeat_trains_each_seed_on_the_same_data_and_writes_the_aggregate(tmp_p
     assert {(e.index, e.total) for e in events if e.kind == "run_started"} == {(0, 2), (1, 2)}
     assert [e.kind for e in events].count("finished") == 1
     assert np.isfinite(record["metrics"]["val_loss"]["median"][0])
+
+
+def test_the_seeds_module_imports_neither_tensorflow_nor_streamlit():
+    import subprocess
+    import sys
+
+    code = ("import sys, lstm_explorer.seeds\n"
+            "bad = [m for m in ('tensorflow', 'keras', 'streamlit') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_when_at_least_half_the_seeds_diverged_the_median_seed_diverged():
+    def diverging(at):
+        rows = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.0 / e} for e in range(1, at)]
+        rows.append({"epoch": at, "loss": math.nan, "val_loss": math.nan})
+        return {"epochs": rows, "status": "diverged"}
+    finished = {"epochs": [{"epoch": e, "loss": 0.5 / e, "val_loss": 0.5 / e}
+                           for e in (1, 2, 3, 4)], "status": "finished"}
+    median = seeds.median_history([diverging(2), finished, diverging(3), diverging(4),
+                                   finished], seeds=[0, 1, 2, 3, 4])
+    # Seeds 0, 2 and 3 diverged in epochs 2, 3 and 4: by epoch 4, three of five had.
+    assert median["status"] == "diverged"
+    assert [row["epoch"] for row in median["epochs"]] == [1, 2, 3, 4]
+    assert median["epochs"][-1]["loss"] is None
+    assert median["message"] == "The median seed diverged in epoch 4: 3 of 5 seeds diverged."
+    runs = [RunSummary(f"seed {s}", None, h) for s, h in
+            enumerate([diverging(2), finished, diverging(3), diverging(4), finished])]
+    score = seeds.SeedGroup.of("No clipping", runs).score("val_loss")
+    assert score.median is None and score.missing == [0, 2, 3]
+    assert score.text() == "No clipping: diverged with seeds 0, 2 and 3, 0.125 with seeds 1 and 4"
