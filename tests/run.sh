@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Browser tests drive Debian's chromium through Playwright (no browser downloads here);
-# the scaling-out test puts Debian's nginx in front of two app processes.
+# the scaling-out test puts Debian's nginx in front of two app processes; the class
+# room's store is tested on PostgreSQL too (tests/rooms start a server of their own).
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+  || missing="$missing postgresql"
 if [ -n "$missing" ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
