@@ -3,10 +3,13 @@
 - `store`: rooms, students and sent runs in a database every app process shares
   (SQLite by default, PostgreSQL across machines): `RoomStore`, `default_store`.
 - `summary`: what a student sends, made from a finished run: `summary_of`.
+- `classview`: the class view's data, from the room's runs: `class_view`.
+- `figures`: its three figures: `class_metric`, `class_step0`, `class_loss_curves`.
 - `limits`, `codes`, `errors`: the room limits (environment variables), room codes and
   keys, and `RoomError` with its kinds.
 
-Nothing here imports Streamlit.
+Nothing here imports Streamlit; the class view's data and figures are pure functions.
+`classview` and `figures` load plotly when first used, so the store starts without it.
 
 Example:
 
@@ -20,6 +23,9 @@ Example:
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from lstm_explorer.rooms.errors import (
     BadCode,
@@ -46,9 +52,22 @@ from lstm_explorer.rooms.store import (
 )
 from lstm_explorer.rooms.summary import summary_of
 
+_LAZY = {
+    "ClassView": "classview", "ClassRun": "classview", "class_view": "classview",
+    "class_metric": "figures", "class_step0": "figures", "class_loss_curves": "figures",
+    "class_figures": "figures",
+}
+
 __all__ = [
-    "BadCode", "InvalidInput", "JoinRateLimited", "LimitReached", "NotAllowed", "RoomError",
-    "RoomExpired", "RoomLimits", "RoomLocked", "RoomNotFound", "RoomState", "RoomStore",
-    "RunList", "RunTooLarge", "Seat", "SentRun", "StoreError", "TeacherRoom",
-    "default_store", "summary_of",
+    "BadCode", "ClassRun", "ClassView", "InvalidInput", "JoinRateLimited", "LimitReached",
+    "NotAllowed", "RoomError", "RoomExpired", "RoomLimits", "RoomLocked", "RoomNotFound",
+    "RoomState", "RoomStore", "RunList", "RunTooLarge", "Seat", "SentRun", "StoreError",
+    "TeacherRoom", "class_figures", "class_loss_curves", "class_metric", "class_step0",
+    "class_view", "default_store", "summary_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"lstm_explorer.rooms.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'lstm_explorer.rooms' has no attribute {name!r}")
