@@ -54,6 +54,10 @@ import tensorflow as tf
 # targets, reduction, masking).
 from keras.src.losses.losses import LossFunctionWrapper
 
+# Not exported either: the class of models built from a layer graph (`keras.Model(inputs,
+# outputs)`), whose graph `_check_functional_chain` walks.
+from keras.src.models.functional import Functional
+
 __all__ = [
     "GATES",
     "MAX_SHARED_GRAPHS",
@@ -62,6 +66,7 @@ __all__ = [
     "Snapshot",
     "Trace",
     "Tracer",
+    "UnsupportedModelError",
     "clear_shared_graphs",
     "load_npz",
     "save_npz",
@@ -707,7 +712,12 @@ class Tracer:
                 x = outputs[0] if layer.return_state else outputs
             else:
                 previous = x
-                x = layer(x, training=False)
+                # As Keras does in the model: a layer that reads the mask (e.g. pooling
+                # over masked steps) gets it.
+                if mask is not None and layer._call_has_mask_arg:
+                    x = layer(x, training=False, mask=mask)
+                else:
+                    x = layer(x, training=False)
                 mask = layer.compute_mask(previous, mask) if layer.supports_masking else None
         return x, mask
 
@@ -747,7 +757,107 @@ def _kind(layer: Any, model: keras.Model) -> str:
     )
 
 
+class UnsupportedModelError(ValueError):
+    """A model the tracer cannot replay exactly, with the layer that makes it so.
+
+    Args:
+        message: what is wrong and what is supported.
+        layer: the name of the offending layer, or `None` when the model as a whole is
+            the problem (e.g. two inputs). Default: `None`.
+
+    Example:
+
+    >>> error = UnsupportedModelError("layer 'conv1d' is a Conv1D", layer="conv1d")
+    >>> error.layer, str(error)
+    ('conv1d', "layer 'conv1d' is a Conv1D")
+    """
+
+    def __init__(self, message: str, layer: str | None = None):
+        super().__init__(message)
+        self.layer = layer
+
+
+def _check_functional_chain(model: keras.Model) -> None:
+    """Refuse a functional model whose layers are not one chain from its input to its output.
+
+    The replay runs `model.layers` one after another, each on the previous one's output,
+    so it is exact only when that is what the model computes: one input, one output, and
+    each layer called once, on the first output of the layer before (a recurrent
+    layer's states may be returned, not read), with no other tensor than the mask that
+    layer computed. The graph is walked back from the output.
+
+    Raises:
+        UnsupportedModelError: naming the layer where the model stops being a chain.
+    """
+    if not isinstance(model, Functional):
+        return  # Sequential is a chain by construction
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise UnsupportedModelError(
+            f"model={model.name!r} has {len(model.inputs)} input(s) and "
+            f"{len(model.outputs)} output(s): the tracer follows one chain of layers from "
+            "one input to one output"
+        )
+    path: list[Any] = []
+    tensor = model.outputs[0]
+    while True:
+        operation, node_index, tensor_index = tensor._keras_history
+        if isinstance(operation, keras.layers.InputLayer):
+            break
+        name = operation.name
+        if not isinstance(operation, keras.layers.Layer):
+            raise UnsupportedModelError(
+                f"model={model.name!r} computes {name!r} with a keras.ops function between "
+                "its layers: the tracer replays a chain of layers only (wrap the "
+                "computation in a layer, or leave it out)", layer=name)
+        if tensor_index != 0:
+            raise UnsupportedModelError(
+                f"model={model.name!r} reads output {tensor_index} of layer {name!r} (a "
+                "returned state): the chain must go on with each layer's first output",
+                layer=name)
+        node = operation._inbound_nodes[node_index]
+        args = [t for t in keras.tree.flatten(node.arguments.args)
+                if isinstance(t, keras.KerasTensor)]
+        if len(args) != 1 or node.arguments.args[0] is not args[0]:
+            raise UnsupportedModelError(
+                f"layer {name!r} ({type(operation).__name__}) takes {len(args)} input "
+                "tensors: the tracer follows one chain of layers, each taking the output "
+                "of the one before (no branches, merges or attention)", layer=name)
+        for key, value in node.arguments.kwargs.items():
+            others = [t for t in keras.tree.flatten(value) if isinstance(t, keras.KerasTensor)]
+            # The mask Keras passes on by itself, from the layer before, is the one the
+            # replay computes too. (A loaded model recomputes it by a separate op, so it
+            # is the same mask, not the same tensor.)
+            if others and not (key == "mask" and _is_mask_of(value, args[0])):
+                raise UnsupportedModelError(
+                    f"layer {name!r} is called with {key}= another tensor: the tracer "
+                    "replays each layer on the previous layer's output and mask only",
+                    layer=name)
+        path.append(operation)
+        tensor = args[0]
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    path.reverse()
+    if path != layers:
+        repeated = [layer.name for layer in layers if path.count(layer) > 1]
+        if repeated:
+            raise UnsupportedModelError(
+                f"layer {repeated[0]!r} is called more than once in model={model.name!r}: "
+                "the tracer replays each layer once, in a chain", layer=repeated[0])
+        aside = [layer.name for layer in layers if layer not in path] or [layers[0].name]
+        raise UnsupportedModelError(
+            f"layer {aside[0]!r} is not on the one path from the input to the output of "
+            f"model={model.name!r} (a branch): the tracer follows one chain of layers",
+            layer=aside[0])
+
+
+def _is_mask_of(value: Any, tensor: Any) -> bool:
+    """Whether `value` stands for the mask that `tensor`'s layer computed."""
+    mask = getattr(tensor, "_keras_mask", None)
+    return (mask is not None and isinstance(value, keras.KerasTensor)
+            and tuple(value.shape) == tuple(mask.shape))
+
+
 def _parse_chain(model: keras.Model) -> tuple[list[Any], list[_Direction]]:
+    _check_functional_chain(model)
     chain = list(model.layers)
     directions: list[_Direction] = []
     index = 0
@@ -956,6 +1066,10 @@ def _replay_direction(direction, x, mask, tape, probes, records):
     stacked = dict(zip(step.record_names, tf.split(stacked, len(step.record_names), axis=-1)))
     records[direction.key] = {name: stacked[name] for name in (*state_names, *GATES[kind])}
     sequence = tf.transpose(stacked["out" if masked else "h"], [1, 0, 2])
+    # The loop's output has no static step count; the input's is known. Layers after it
+    # may need it: Keras 3.15's TimeDistributed maps over the batch size instead when the
+    # step count is unknown.
+    sequence.set_shape([x.shape[1], x.shape[0], units])
     final_states = [stacked[name][-1] for name in state_names]
     return sequence, sequence[:, -1], final_states
 
