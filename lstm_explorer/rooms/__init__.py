@@ -49,6 +49,7 @@ from lstm_explorer.rooms.store import (
     SentRun,
     TeacherRoom,
     default_store,
+    join_client,
 )
 from lstm_explorer.rooms.summary import summary_of
 
@@ -63,7 +64,7 @@ __all__ = [
     "NotAllowed", "RoomError", "RoomExpired", "RoomLimits", "RoomLocked", "RoomNotFound",
     "RoomState", "RoomStore", "RunList", "RunTooLarge", "Seat", "SentRun", "StoreError",
     "TeacherRoom", "class_figures", "class_loss_curves", "class_metric", "class_step0",
-    "class_view", "default_store", "summary_of",
+    "class_view", "default_store", "join_client", "summary_of",
 ]
 
 

@@ -54,6 +54,7 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import ipaddress
 import json
 import math
 import threading
@@ -217,6 +218,55 @@ class RunList:
             name = self.names.get(run_id, run.name)
             merged.append(run if run.name == name else dataclasses.replace(run, name=name))
         return merged
+
+
+def join_client(peer: str | None, forwarded_for: str | None = None,
+                session: str | None = None) -> str:
+    """The client identifier `join` rate-limits: the browser's address, as far as trusted.
+
+    Behind nginx (`deploy/nginx.conf`) the app sees nginx's address, and the browser's is
+    the last entry of `X-Forwarded-For`, the one nginx appended: the entries before it
+    are whatever the browser sent, so they are never used (a guesser would send a new
+    one with every try). The header is believed only when the connection comes from a
+    loopback or private address, i.e. from a proxy of the deployment, or from an
+    unknown one (`st.context.ip_address` is `None` for a connection from the same
+    machine, as nginx's is); a browser that reaches the app directly is known by its own
+    address. With neither (a test harness), the session stands in.
+
+    Note that a class behind one school router shares one address, and so one budget of
+    wrong codes (`LSTM_EXPLORER_ROOM_JOIN_FAILURES`); joining by the teacher's link
+    types no code.
+
+    Args:
+        peer: the address of the connection's other end (`st.context.ip_address`), or
+            `None`.
+        forwarded_for: the request's `X-Forwarded-For` header, if any. Default: `None`.
+        session: the session's id, used when there is no address. Default: `None`.
+
+    Example:
+
+    >>> join_client("127.0.0.1", "6.6.6.6, 203.0.113.9")
+    '203.0.113.9'
+    >>> join_client("81.2.69.160", "203.0.113.9"), join_client(None, None, "abc")
+    ('81.2.69.160', 'session abc')
+    """
+    address = _address(peer)
+    if forwarded_for and (address is None or address.is_loopback or address.is_private):
+        last = _address(forwarded_for.split(",")[-1])
+        if last is not None:
+            return str(last)
+    if address is not None:
+        return str(address)
+    if peer and peer.strip():
+        return peer.strip()[:MAX_CLIENT_CHARS]
+    return f"session {session or 'unknown'}"[:MAX_CLIENT_CHARS]
+
+
+def _address(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
 
 
 def hidden_name(student: int) -> str:
@@ -451,8 +501,8 @@ class RoomStore:
         Args:
             code: the room code as typed or read from a link (see
                 `codes.normalize_code`: case, spaces and dashes do not matter).
-            client: who is joining, for the rate limit: the browser's address (behind
-                nginx, its `X-Forwarded-For`), else the session's id.
+            client: who is joining, for the rate limit: `join_client(...)`, the
+                browser's address as far as it can be trusted.
 
         Returns:
             The student's seat: number and token.

@@ -100,12 +100,12 @@ def test_a_write_locked_past_the_busy_timeout_fails_naming_the_database(store_ur
     store = RoomStore(store_url, clock=clock, busy_timeout=0.3)
     room = store.open_room()
     seat = store.join(room.code, client="a")
-    error, waited = _while_locked(store_url, room.code, 2.0,
+    error, waited = _while_locked(store_url, room.code, 1.2,
                                   lambda: store.send(room.code, seat.token, "Ada", summary()))
     assert isinstance(error, StoreError)
     assert str(error).startswith(f"the class rooms' database ({store.engine.describe()}) failed")
     assert "LSTM_EXPLORER_ROOMS_DB" in str(error)
-    assert 0.2 < waited < 1.9
+    assert 0.2 < waited < 1.1
     assert store.state(room.code, seat.token).runs == 0  # nothing half-written
     store.close()
 

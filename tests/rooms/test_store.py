@@ -20,7 +20,7 @@ from lstm_explorer.rooms.errors import (
     RunTooLarge,
 )
 from lstm_explorer.rooms.limits import JOIN_WINDOW_SECONDS
-from lstm_explorer.rooms.store import RoomStore, RunList, SentRun, hidden_name
+from lstm_explorer.rooms.store import RoomStore, RunList, SentRun, hidden_name, join_client
 from tests.rooms.helpers import summary
 
 SUMMARY = summary()
@@ -452,3 +452,15 @@ def test_a_limit_holds_when_many_students_send_at_the_same_moment(make_store):
     assert sum(isinstance(outcome, SentRun) for outcome in outcomes) == 5
     assert sum(isinstance(outcome, LimitReached) for outcome in outcomes) == 7
     assert store.state(room.code, room.teacher_key).runs == 5
+
+
+def test_the_join_client_is_the_address_nginx_saw_never_one_the_browser_wrote():
+    # nginx appends the browser's address; what comes before it is the browser's own text.
+    assert join_client(None, "6.6.6.6, 203.0.113.9") == "203.0.113.9"
+    assert join_client("10.1.2.3", "203.0.113.9") == "203.0.113.9"
+    assert join_client("::1", " 2001:db8::7 ") == "2001:db8::7"
+    # A browser that reaches the app directly cannot choose its identity with a header.
+    assert join_client("81.2.69.160", "203.0.113.9") == "81.2.69.160"
+    assert join_client("127.0.0.1", "not an address") == "127.0.0.1"
+    assert join_client(None, None, "s1") == "session s1"
+    assert join_client(None, "", None) == "session unknown"
