@@ -1,7 +1,8 @@
 """Write a config out as a standalone Keras script: the task's data, the model, `fit`.
 
-The script needs only tensorflow, keras and numpy. The task's data generator is copied
-from `tasks.py` with `inspect.getsource`, and the model is written from the same
+The script needs only tensorflow, keras and numpy (and statsmodels, which holds the data,
+for the series task). The task's data generator is copied from `tasks.py` (or
+`datasets/`) with `inspect.getsource`, and the model is written from the same
 `model.plan` that builds it in the app, so the script's model has the same layers,
 arguments, seeds and parameter count.
 
@@ -21,6 +22,8 @@ import textwrap
 from lstm_explorer import model as model_module
 from lstm_explorer import tasks
 from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.datasets import chars as chars_data
+from lstm_explorer.datasets import series as series_data
 from lstm_explorer.model import KerasCall, LayerPlan
 
 _GENERATOR_ARGUMENTS = {
@@ -68,9 +71,12 @@ def script(config: ExperimentConfig) -> str:
 
 def _header(config: ExperimentConfig) -> str:
     config_text = textwrap.indent(config.to_json(), "    ")
+    needs = ("tensorflow (with Keras 3), keras, numpy and statsmodels (which ships the\n"
+             "series)" if config.task["name"] == "series"
+             else "tensorflow (with Keras 3), keras and numpy")
     return f'''"""Train a Keras {config.model["cell"].upper()} model, as set up in LSTM Explorer.
 
-Needs tensorflow (with Keras 3), keras and numpy. The config it was made from:
+Needs {needs}. The config it was made from:
 
 {config_text}
 """
@@ -83,6 +89,10 @@ def _data(config: ExperimentConfig) -> str:
     task = config.task
     name = task["name"]
     per_step = config.per_step_targets
+    if name == "series":
+        return _series_data(config)
+    if name == "chars":
+        return _split(config, _chars_data(config))
     generator = tasks.sine_stream if task.get("stream") else tasks.GENERATORS[name]
     lines = [f"# --- Data: the {name!r} task (generator copied from lstm_explorer/tasks.py)",
              inspect.getsource(generator).rstrip()]
@@ -106,11 +116,53 @@ def _data(config: ExperimentConfig) -> str:
             arguments.append(f"per_step={per_step!r}")
         lines.append(f"rng = np.random.default_rng({task['seed']!r})")
         lines.append(f"x, y = {generator.__name__}({', '.join(arguments)})")
+    return _split(config, lines)
+
+
+def _split(config: ExperimentConfig, lines: list[str]) -> str:
     lines.append(textwrap.dedent(f"""\
         # Validation takes the last part of the samples, as Keras's validation_split does.
         n_train = int(len(x) * (1.0 - {config.training['validation_split']!r}))
         x_train, y_train, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]"""))
     return "\n\n".join(lines)
+
+
+def _series_data(config: ExperimentConfig) -> str:
+    task = config.task
+    functions = (series_data.load_series, series_data.split_counts,
+                 series_data.series_windows, series_data.split_series)
+    lines = ["# --- Data: the 'series' task (functions copied from "
+             "lstm_explorer/datasets/series.py)",
+             *(inspect.getsource(function).rstrip() for function in functions),
+             textwrap.dedent(f"""\
+                 # Split by time: the training windows come first, and validation forecasts
+                 # only values after every value they read or forecast. Standardised with the
+                 # mean and standard deviation of that training period alone.
+                 values = load_series({task['dataset']!r})
+                 x_train, y_train, x_val, y_val, mean, std = split_series(
+                     values, seq_len={task['seq_len']!r}, horizon={task['horizon']!r},
+                     relative={task['relative']!r}, n_samples={task['n_samples']!r},
+                     validation_split={config.training['validation_split']!r},
+                     per_step={config.per_step_targets!r},
+                 )""")]
+    return "\n\n".join(lines)
+
+
+def _chars_data(config: ExperimentConfig) -> list[str]:
+    task = config.task
+    functions = (chars_data.encode_text, chars_data.stdlib_text, chars_data.char_windows)
+    n_chars = task["n_samples"] * task["seq_len"] + 1
+    return ["# --- Data: the 'chars' task (functions copied from "
+            "lstm_explorer/datasets/chars.py)",
+            *(inspect.getsource(function).rstrip() for function in functions),
+            textwrap.dedent(f"""\
+                # Python source from this interpreter's standard library: another Python
+                # version has other files, hence another text.
+                text, files = stdlib_text({n_chars!r}, seed={task['seed']!r})
+                x, y = char_windows(encode_text(text), n_samples={task['n_samples']!r},
+                                    seq_len={task['seq_len']!r},
+                                    n_classes={chars_data.VOCAB_SIZE!r},
+                                    per_step={config.per_step_targets!r})""")]
 
 
 def _value_source(value) -> str:

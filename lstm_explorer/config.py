@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lstm_explorer import params, tasks
+from lstm_explorer.datasets import series as series_data
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.params import Param
 
@@ -793,8 +794,13 @@ def _check_combinations(config: ExperimentConfig) -> None:
     if training["clipnorm"] is not None and training["clipvalue"] is not None:
         raise ConfigError("training.clipvalue", training["clipvalue"],
                           "Keras allows only one of clipnorm and clipvalue; empty one of them")
-    # The same split rule as tasks.make and Keras: the last part is held out.
-    n_train = int(task["n_samples"] * (1.0 - training["validation_split"]))
+    if name == "series":
+        # The series' lengths are in the catalog: its windows are counted without loading.
+        n_train = series_data.check_split(task, training["validation_split"],
+                                          config.per_step_targets).n_train
+    else:
+        # The same split rule as tasks.make and Keras: the last part is held out.
+        n_train = int(task["n_samples"] * (1.0 - training["validation_split"]))
     if n_train < 1:
         raise ConfigError("training.validation_split", training["validation_split"],
                           f"leaves no training sample out of task.n_samples="

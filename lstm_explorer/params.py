@@ -40,7 +40,10 @@ ACTIVATION, INITIALIZER, REGULARIZER, CONSTRAINT = (
 EMBEDDING = "embedding"
 
 CELLS = ("lstm", "gru", "simple_rnn")
-TASKS = ("adding", "recall", "sine", "tokens", "csv")
+TASKS = ("adding", "recall", "sine", "tokens", "csv", "series", "chars")
+# The real series of the series task (lstm_explorer/datasets/series.py has their details;
+# a test keeps the two lists equal).
+SERIES = ("sunspots", "co2", "nile", "elnino", "unemployment")
 
 
 @dataclass(frozen=True)
@@ -481,7 +484,9 @@ TASK_PARAMS: tuple[Param, ...] = (
     Param("name", "task", CHOICE, "adding",
           "What the model learns: adding (sum two marked numbers), recall (repeat the "
           "symbol seen lag steps ago), sine (forecast the next value), tokens (classify "
-          "token sequences, with an Embedding) or csv (your own time series).",
+          "token sequences, with an Embedding), csv (your own time series), series (a "
+          "real time series: sunspots, CO2, the Nile, ...) or chars (the next character "
+          "of Python source code).",
           group="task", label="Task", choices=TASKS),
     # 20 steps: a lag the default LSTM learns to bridge in 10 epochs for every seed; the
     # 50-step failure is the preset "vanishing_adding".
@@ -521,6 +526,24 @@ TASK_PARAMS: tuple[Param, ...] = (
     Param("path", "task", TEXT, "",
           "Path of the CSV file (command line only; in the app, upload the file).",
           group="task", applies_to=("csv",)),
+    Param("dataset", "task", CHOICE, "sunspots",
+          "Which real series to forecast, all shipped inside the statsmodels package: "
+          "sunspots (yearly, 1700-2008, an 11-year cycle), co2 (monthly at Mauna Loa, "
+          "1958-2001, a rise with a yearly cycle), nile (the Nile's yearly flow, "
+          "1871-1970, 100 values), elnino (monthly sea temperature off Peru, 1950-2010) or "
+          "unemployment (US, quarterly, 1959-2009).",
+          group="task", label="Series", choices=SERIES, applies_to=("series",)),
+    Param("horizon", "task", INT, 1,
+          "How many steps after the last value of a window its target lies: 1 forecasts "
+          "the next value; larger horizons are harder, and so is the naive forecast "
+          "(repeating the last value) they are compared with.",
+          group="task", minimum=1, maximum=100, applies_to=("series",)),
+    Param("relative", "task", BOOL, False,
+          "Shift each window and its targets so that the window starts at 0: the model "
+          "sees the shape of the recent past, not its level. Needed for a series with a "
+          "trend (co2), whose validation years lie above every training value; it loses "
+          "the level, which helps for a series that returns to it (sunspots).",
+          group="task", label="Relative to window start", applies_to=("series",)),
 )
 
 ALL_PARAMS: tuple[Param, ...] = TASK_PARAMS + MODEL_PARAMS + LAYER_PARAMS + TRAINING_PARAMS

@@ -124,6 +124,68 @@ PRESETS: tuple[Preset, ...] = (
         "gradient orders of magnitude smaller than the last ones. Switch the cell to "
         "simple_rnn to see it vanish entirely, or to gru for the middle ground.",
     ),
+    Preset(
+        "sunspots_forecast",
+        "Real data: forecast next year's sunspots (1700-2008)",
+        {"task": {"name": "series", "dataset": "sunspots", "seq_len": 20},
+         "model": {"layers": [{"units": 32}]},
+         "training": {"epochs": 20, "learning_rate": 0.01, "batch_size": 32}},
+        "Real data, shipped inside the statsmodels package: each window holds 20 years of "
+        "sunspot counts and the model forecasts the next year. Validation forecasts the "
+        "years 1951-2008, after every year training saw, and the scaling comes from the "
+        "training years alone. The naive forecast, repeating last year's count, scores a "
+        "validation loss of 0.85 (the baseline line on the loss chart): it misses every turn "
+        "of the 11-year cycle. Within 2 to 5 epochs the LSTM falls below 0.4 and ends near "
+        "0.22-0.33 after 20, 2.6 to 3.8 times below the naive forecast (seeds 0 to 2): it "
+        "has learned the cycle's shape. Trains in 7 to 11 seconds on a 2-core CPU.",
+    ),
+    Preset(
+        "co2_forecast",
+        "Real data: forecast next month's CO2 at Mauna Loa (1958-2001)",
+        {"task": {"name": "series", "dataset": "co2", "seq_len": 24, "relative": True},
+         "model": {"layers": [{"units": 32}]},
+         "training": {"epochs": 20, "learning_rate": 0.01, "batch_size": 32}},
+        "Monthly CO2 at Mauna Loa from the statsmodels package: 24 months per window, "
+        "forecasting the next month. The CO2 level rises every year, so the validation "
+        "years (1993-2001) lie above every value training saw; task.relative shifts each "
+        "window to start at 0, so the model learns the yearly cycle, not the level. The "
+        "naive forecast, repeating last month, scores 0.0093. For about ten epochs the "
+        "loss hovers near it, then the model picks up the cycle and ends 4.8 to 10 times "
+        "lower, 0.001-0.002 (seeds 0 to 2). Turn relative off and train again: the loss "
+        "stays 8 to 9 times above the naive forecast, as the model cannot reach values it "
+        "never saw. Trains in 3 to 13 seconds on a 2-core CPU.",
+    ),
+    Preset(
+        "elnino_forecast",
+        "Real data: forecast next month's sea temperature off Peru (El Nino, 1950-2010)",
+        {"task": {"name": "series", "dataset": "elnino", "seq_len": 24},
+         "model": {"layers": [{"units": 32}]},
+         "training": {"epochs": 15, "learning_rate": 0.01, "batch_size": 32}},
+        "Monthly sea temperature off Peru (El Nino region 1+2) from the statsmodels "
+        "package, 24 months per window, forecasting the next month. The naive forecast, "
+        "repeating last month's temperature, lags the yearly cycle by a month and scores "
+        "0.27. The LSTM learns the season's shape within 2 epochs and ends at 0.045-0.053, "
+        "5 to 6 times below the naive forecast (seeds 0 to 2); what is left is mostly the El "
+        "Nino years, which no window announces. Trains in about 5 seconds on a 2-core CPU.",
+    ),
+    Preset(
+        "python_chars",
+        "Real text: the next character of Python source code",
+        {"task": {"name": "chars", "seq_len": 100, "n_samples": 4000},
+         "model": {"layers": [{"units": 128, "return_sequences": True}]},
+         "training": {"epochs": 10, "learning_rate": 0.005, "batch_size": 32}},
+        "Real text every machine has: 4,000 windows of 100 characters of Python source "
+        "from this interpreter's standard library, one-hot over 98 symbols, and the "
+        "LSTM(128) predicts the next character at every step. Always answering a space, the "
+        "most frequent character, is right for about a third of the validation characters; "
+        "after 10 epochs the model gets about 63% right (seed 0), in about 75 seconds on a "
+        "2-core CPU. Open Inside the Cell, where the probe's characters run along the time "
+        "axis, and let the unit finder rank the units whose cell state follows a pattern: "
+        "after 10 epochs bracket depth (|r| 0.75), indentation (0.65) and comments (0.56) "
+        "have a unit; string literals not yet (0.21). Each window starts from a zero state, "
+        "and even the untrained model has units near 0.5 for bracket depth and the "
+        "position in the line, which drift with the step: compare before and after.",
+    ),
 )
 
 _BY_KEY = {preset.key: preset for preset in PRESETS}

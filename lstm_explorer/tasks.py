@@ -1,4 +1,5 @@
-"""Datasets for the explorer: synthetic tasks with a controllable time lag, and a CSV loader.
+"""Datasets for the explorer: synthetic tasks with a controllable time lag, a CSV loader, and
+real data from `lstm_explorer.datasets` (time series from statsmodels, Python source text).
 
 Every dataset is a pure function of the task config: the same seed gives the same arrays
 (`np.random.default_rng(seed)`, never NumPy's global state), so a share link reproduces
@@ -33,11 +34,15 @@ from typing import Any
 import numpy as np
 
 from lstm_explorer import params
+from lstm_explorer.datasets import chars as chars_data
+from lstm_explorer.datasets import series as series_data
 from lstm_explorer.errors import ConfigError
 
 PROBE_SIZE = 8
-TASK_NAMES = ("adding", "recall", "sine", "tokens", "csv")
-PER_STEP_TASKS = ("recall", "sine", "csv")
+TASK_NAMES = ("adding", "recall", "sine", "tokens", "csv", "series", "chars")
+PER_STEP_TASKS = ("recall", "sine", "csv", "series", "chars")
+# The tasks whose trivial answer is the naive forecast: repeat the last value read.
+FORECAST_TASKS = ("sine", "csv", "series")
 
 # A shared web app must not be taken down by one oversized request: the config bounds
 # (200k samples x 2000 steps x 64 symbols) would allow arrays of tens of gigabytes.
@@ -48,7 +53,8 @@ MAX_CSV_ROWS = 200_000
 FEW_WINDOWS = 100
 
 _KINDS = {"adding": "regression", "recall": "multiclass", "sine": "regression",
-          "tokens": "binary", "csv": "regression"}
+          "tokens": "binary", "csv": "regression", "series": "regression",
+          "chars": "multiclass"}
 _LOSSES = {"regression": "mse", "multiclass": "sparse_categorical_crossentropy",
            "binary": "binary_crossentropy"}
 _METRICS = {"regression": "mae", "multiclass": "accuracy", "binary": "accuracy"}
@@ -102,6 +108,8 @@ DESCRIPTIONS: dict[str, str] = {
         "the model actually looks, and the naive baseline (repeat the last value) tells "
         "whether it learned more than that."
     ),
+    "series": series_data.DESCRIPTION,
+    "chars": chars_data.DESCRIPTION,
 }
 
 
@@ -390,6 +398,8 @@ GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "sine": sine_forecast,
     "tokens": token_sentiment,
     "csv": csv_windows,
+    "series": series_data.series_windows,
+    "chars": chars_data.char_windows,
 }
 
 
@@ -397,13 +407,14 @@ GENERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 
 
 def supports_per_step(name: str) -> bool:
-    """Whether the task can give a target at every step (recall, sine, csv)."""
+    """Whether the task can give a target at every step (recall, sine, csv, series, chars)."""
     _check_name(name)
     return name in PER_STEP_TASKS
 
 
 def task_kind(name: str) -> str:
-    """`"regression"` (adding, sine, csv), `"multiclass"` (recall) or `"binary"` (tokens)."""
+    """`"regression"` (adding, sine, csv, series), `"multiclass"` (recall, chars) or
+    `"binary"` (tokens)."""
     _check_name(name)
     return _KINDS[name]
 
@@ -428,6 +439,8 @@ def input_shape(task: Mapping[str, Any]) -> tuple[int, ...]:
     (30, 5)
     >>> input_shape({"name": "tokens", "seq_len": 40})
     (40,)
+    >>> input_shape({"name": "chars", "seq_len": 64})
+    (64, 98)
     """
     name = _check_name(task.get("name"))
     seq_len = task["seq_len"]
@@ -436,8 +449,11 @@ def input_shape(task: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def n_outputs(task: Mapping[str, Any]) -> int:
-    """Units of the Dense head: n_symbols for recall, 1 for every other task."""
+    """Units of the Dense head: n_symbols for recall, the vocabulary's 98 symbols for
+    chars, 1 for every other task."""
     name = _check_name(task.get("name"))
+    if name == "chars":
+        return chars_data.VOCAB_SIZE
     return int(_setting(task, "n_symbols", recall_problem)) if name == "recall" else 1
 
 
@@ -462,15 +478,18 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
     """Generate (or load) a task's data, split it, and pick the probe batch.
 
     Validation takes the last `validation_split` of the samples, as Keras's own
-    `validation_split` does (for csv: the most recent windows).
+    `validation_split` does (for csv and series: the most recent windows; for chars:
+    the last windows of the text). A series is split by time: no training window reads
+    or forecasts a value that a validation window forecasts (`datasets.series`).
 
     Args:
         task: the task section of a validated config: `name`, `seq_len`, `n_samples`,
             `seed`, and per task `lag`, `n_symbols` (recall), `noise` (sine),
-            `vocab_size` (tokens), `column`, `path` (csv). A missing per-task key takes
-            the generator's default.
+            `vocab_size` (tokens), `column`, `path` (csv), `dataset`, `horizon`,
+            `relative` (series). A missing per-task key takes the registry's default.
         validation_split: fraction held out for validation, in [0, 0.9). Default: 0.2.
-        per_step_targets: give targets for every step (recall, sine, csv only).
+        per_step_targets: give targets for every step (recall, sine, csv, series and
+            chars only).
             Default: `False`.
         csv_text: the CSV content (text, or the bytes of an uploaded file) for the csv
             task; when `None`, the file at `task["path"]` is read. Default: `None`.
@@ -505,7 +524,8 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
                           f"task {name!r} has one target per sequence, so it cannot give "
                           "per-step targets; set return_sequences to false on the last "
                           f"layer, or use one of the tasks {', '.join(PER_STEP_TASKS)}")
-    if name != "csv":  # csv is checked once its number of windows is known
+    # csv is checked once its windows are counted; a real series has at most 732 values.
+    if name not in ("csv", "series"):
         _check_size(n_samples, seq_len, _input_features(task, name) or 1, name)
 
     rng = np.random.default_rng(seed)
@@ -559,15 +579,24 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
         positive, negative = sentiment_ids(vocab_size)
         notes.append(f"Positive tokens: ids {_id_range(positive)}; negative: "
                      f"{_id_range(negative)}; all others are neutral. Chance accuracy is 50%.")
-    else:
+    elif name == "chars":
+        x, y, chars_notes = chars_data.make_windows(task, per_step_targets)
+        notes.extend(chars_notes)
+    elif name == "csv":
         x, y, csv_notes = _csv_task(task, seq_len, n_samples, validation_split,
                                     per_step_targets, csv_text)
         notes.extend(csv_notes)
 
-    n_train = _n_train(len(x), validation_split, name)
-    x_train, y_train, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+    if name == "series":
+        # Split by time inside, with a gap for per-step targets: not the plain cut below.
+        x_train, y_train, x_val, y_val, series_notes = series_data.make_split(
+            task, validation_split, per_step_targets)
+        notes.extend(series_notes)
+    else:
+        n_train = _n_train(len(x), validation_split, name)
+        x_train, y_train, x_val, y_val = x[:n_train], y[:n_train], x[n_train:], y[n_train:]
     probe_x, probe_y = (x_val, y_val) if len(x_val) else (x_train, y_train)
-    if name in ("sine", "csv") and len(x_val):
+    if name in FORECAST_TASKS and len(x_val):
         notes.append("Naive baseline: repeating the last input value gives a validation "
                      f"mean squared error of {_persistence_mse(x_val, y_val):.3g}.")
     return TaskData(
@@ -575,7 +604,7 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
         probe_x=probe_x[:probe_size], probe_y=probe_y[:probe_size],
         kind=_KINDS[name],
         n_outputs=n_outputs(task),
-        input_features=None if name == "tokens" else x.shape[-1],
+        input_features=None if name == "tokens" else x_train.shape[-1],
         vocab_size=_setting(task, "vocab_size", token_sentiment) if name == "tokens" else None,
         per_step=bool(per_step_targets),
         notes=tuple(notes),
@@ -599,7 +628,8 @@ class Baseline:
     """What a model that learned nothing scores on the data of a run.
 
     The trivial answer of each task: always the mean target (adding), the most frequent
-    class (recall, tokens), or the last input value repeated (sine, csv), scored on the
+    class (recall, tokens, chars), or the last input value repeated (sine, csv, series:
+    the naive forecast), scored on the
     validation set (the training set when there is none), in the run's own loss and, for
     the classification tasks, in accuracy.
 
@@ -645,8 +675,10 @@ def trivial_baseline(config: Any, data: TaskData) -> Baseline:
     adding: always answering the mean of the targets (scored with the run's loss; for
     mse that is their variance; mae answers their median instead). recall and tokens:
     always answering the most frequent class of the training targets, as an accuracy
-    (and, as `loss`, the cross-entropy of predicting the training class frequencies).
-    sine and csv: repeating the last input value (the naive forecast). Everything is
+    (and, as `loss`, the cross-entropy of predicting the training class frequencies);
+    chars likewise, the most frequent character, with the unigram cross-entropy.
+    sine, csv and series: repeating the last input value (the naive forecast; for a
+    series `horizon` steps ahead, per step the value read at that step). Everything is
     measured on the validation set, or on the training set when there is none.
 
     Args:
@@ -672,11 +704,12 @@ def trivial_baseline(config: Any, data: TaskData) -> Baseline:
     if data.kind == "multiclass" or data.kind == "binary":
         return _class_baseline(name, loss_name, data.y_train, y, prefix)
     target = np.asarray(y, dtype=np.float64).ravel()
-    if name in ("sine", "csv"):
+    if name in FORECAST_TASKS:
         # The value before each target is the last input (per step: the input at that step).
         before = x if y.ndim == 3 else x[:, -1, :]
         answer = np.asarray(before, dtype=np.float64).ravel()
-        description = "repeating the last input value"
+        description = ("the naive forecast, repeating the last value read" if name == "series"
+                       else "repeating the last input value")
     else:
         constant = float(np.median(target) if loss_name == "mae" else np.mean(target))
         answer = np.full_like(target, constant)
@@ -710,6 +743,14 @@ def _class_baseline(name: str, loss_name: str, y_train: np.ndarray, y: np.ndarra
     if name == "recall":
         loss = -float(np.mean(np.log(frequencies[target])))
         description = f"always answering symbol {majority}, the most frequent"
+    elif name == "chars":
+        # The unigram model: every character's training frequency, whatever came before,
+        # counted from one (add-one smoothing), so that a character that training never
+        # saw costs log(count + vocabulary) nats, not log(1 / 1e-7).
+        smoothed = np.bincount(train, minlength=chars_data.VOCAB_SIZE) + 1.0
+        loss = -float(np.mean(np.log(smoothed[target] / smoothed.sum())))
+        description = (f"always answering {chars_data.symbol_name(majority)}, the most "
+                       "frequent character")
     else:
         positive = float(frequencies[1]) if len(frequencies) > 1 else _EPSILON
         if loss_name == "mse":
@@ -755,6 +796,8 @@ def _input_features(task: Mapping[str, Any], name: str) -> int | None:
         return None
     if name == "recall":
         return int(_setting(task, "n_symbols", recall_problem))
+    if name == "chars":
+        return chars_data.VOCAB_SIZE
     return 2 if name == "adding" else 1
 
 
