@@ -1,4 +1,5 @@
-"""The command line: `python -m lstm_explorer train | sweep | figures | code | presets`.
+"""The command line: `python -m lstm_explorer train | sweep | figures | code | inspect |
+presets`.
 
 ```
 python -m lstm_explorer train   --config CFG.json --out RUN_DIR [--epochs N] [--seeds N]
@@ -6,6 +7,8 @@ python -m lstm_explorer sweep   --config CFG.json --vary KEY=V1,V2,... --out DIR
                                 [--epochs N] [--format png|svg|html] [--seeds N]
 python -m lstm_explorer figures --run RUN_DIR --out FIG_DIR [--format png|svg|html]
 python -m lstm_explorer code    --config CFG.json
+python -m lstm_explorer inspect MODEL.keras --inputs X.npy [--targets Y.npy]
+                                [--loss LOSS] [--samples N] --out RUN_DIR
 ```
 A bad config or argument ends with exit status 2 and one message naming the field,
 never a traceback. `train` prints its progress on stderr and, as its last line, the
@@ -100,6 +103,26 @@ def _build_parser() -> argparse.ArgumentParser:
     code = commands.add_parser("code", help="print a standalone Keras script for a config")
     _add_config_arguments(code)
     code.set_defaults(handler=_code)
+
+    inspect = commands.add_parser(
+        "inspect", help="trace a saved Keras model on your arrays and write a run directory",
+        description="Load a .keras model (safe_mode: no code from the file runs), trace "
+                    "its recurrent layers on the first sequences of your inputs, and write "
+                    "a run directory the app opens (model.json, trace.npz, history.json).")
+    inspect.add_argument("model", metavar="MODEL", help="the saved model (.keras)")
+    inspect.add_argument("--inputs", required=True, metavar="X",
+                         help="input sequences: X.npy, X.npz (first array), X.npz:NAME, or a "
+                              "CSV file cut into windows of the model's step count")
+    inspect.add_argument("--targets", metavar="Y",
+                         help="one target per sequence (Y.npy, Y.npz, Y.npz:NAME): gives the "
+                              "per-step gradients; without it, gates and states only")
+    inspect.add_argument("--loss", help="a Keras loss name, instead of the model's own (needed "
+                                        "when the model was saved without one)")
+    inspect.add_argument("--samples", type=int, metavar="N",
+                         help="how many sequences to trace, from the first (default 32)")
+    inspect.add_argument("--column", default="", help="the CSV column (name or index)")
+    inspect.add_argument("--out", required=True, type=Path, help="run directory to write")
+    inspect.set_defaults(handler=_inspect)
 
     presets = commands.add_parser("presets", help="list the presets")
     presets.set_defaults(handler=_presets)
@@ -244,6 +267,23 @@ def _code(arguments) -> int:
     from lstm_explorer import codegen
 
     print(codegen.script(load_config(arguments)), end="")
+    return 0
+
+
+def _inspect(arguments) -> int:
+    from lstm_explorer import readings
+    from lstm_explorer.own_model.inspection import inspect_model
+
+    history = inspect_model(arguments.model, arguments.inputs, arguments.out,
+                            targets=arguments.targets, loss=arguments.loss,
+                            samples=arguments.samples, column=arguments.column)
+    for note in history["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{history['message']} Wrote {arguments.out}/ (model.json, trace.npz, "
+          "history.json).", file=sys.stderr, flush=True)
+    # Last, and on stdout: what the gradients show, when there are any.
+    reading = readings.gradient_reading(history) if history["epochs"] else ""
+    print(reading or history["message"], flush=True)
     return 0
 
 
