@@ -134,7 +134,7 @@ PRESETS: tuple[Preset, ...] = (
         "sunspot counts and the model forecasts the next year. Validation forecasts the "
         "years 1951-2008, after every year training saw, and the scaling comes from the "
         "training years alone. The naive forecast, repeating last year's count, scores a "
-        "validation loss of 0.85 (the baseline line on the loss chart): it misses every turn "
+        "validation loss of 0.85, the baseline the verdict compares with: it misses every turn "
         "of the 11-year cycle. Within 2 to 5 epochs the LSTM falls below 0.4 and ends near "
         "0.22-0.33 after 20, 2.6 to 3.8 times below the naive forecast (seeds 0 to 2): it "
         "has learned the cycle's shape. Trains in 7 to 11 seconds on a 2-core CPU.",
