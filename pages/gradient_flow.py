@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lstm_explorer import figures, readings
-from lstm_explorer.ui import frame, panels, run_picker
+from lstm_explorer.ui import folder_runs, frame, panels, run_picker
 from lstm_explorer.ui.state import session
 
 frame.require_frame()
@@ -25,6 +25,11 @@ def gradient_view() -> None:
         st.page_link("pages/build_train.py", label="Go to Build & Train",
                      icon=":material/model_training:")
         return
+    if shown.writing:  # the caption above was drawn once; this line follows the files
+        planned = (history or {}).get("epochs_planned")
+        st.caption(f"{len(rows)} epoch{'' if len(rows) == 1 else 's'}"
+                   + (f" of {planned}" if planned else "") + " written so far by the "
+                   "training in the other process; redrawn every 2 s.")
     run_picker.forget_unless_offered("gradient_layer", layers)
     pick_layer, pick_quantity = st.columns(2)
     layer = pick_layer.selectbox("Layer", layers, format_func=panels.layer_label,
@@ -41,8 +46,15 @@ def gradient_view() -> None:
     panels.chart(figures.weight_gradient_norms(history, layer), "weight-gradients", 460)
 
 
-# Only the training running now changes while the page is open: a kept run is drawn once.
+# Only the training running now and a folder run another process is writing change
+# while the page is open: a kept run is drawn once.
 live = shown is not None and shown.running
-panels.live(gradient_view, job=explorer.job, running=live, every=1.0)
+if shown is not None and shown.writing:
+    # Redrawn every two seconds from the files; once they say the run has ended, the
+    # whole page runs again, and its picker lists the run as finished.
+    panels.live(gradient_view, job=None, running=True, every=2.0,
+                until=lambda: not folder_runs.fresh(shown.entry).writing)
+else:
+    panels.live(gradient_view, job=explorer.job, running=live, every=1.0)
 if not live:
     run_picker.rerun_when_training_ends(explorer)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lstm_explorer import cell_view, figures
-from lstm_explorer.ui import frame, panels, run_picker
+from lstm_explorer.ui import folder_runs, frame, panels, run_picker
 from lstm_explorer.ui.state import session
 
 CONTEXT_MIN_WIDTH = 380  # pixels: what the chart of a unit through time needs
@@ -14,7 +14,7 @@ explorer.collect()
 
 # A running training is not offered: its weights must hold still to be read.
 shown = run_picker.pick_run(explorer, "cell_run", running_too=False,
-                            usable=run_picker.traced)
+                            usable=run_picker.traced, folder_usable=folder_runs.has_trace)
 
 run_picker.rerun_when_training_ends(explorer)  # then the new run is offered here
 
@@ -39,15 +39,23 @@ else:
     if explorer.running:
         st.caption("A training is running: it is offered here once it has finished (its "
                    "weights must hold still to be read).")
-    run = shown.run
-    names = [kept.name for kept in explorer.runs]
-    cache = {name: weights for name, weights in explorer.cache.get("weights", {}).items()
-             if name in names}  # forget the weights of runs no longer kept
-    if run.name not in cache:
-        cache[run.name] = cell_view.model_weights(run.result.model)
-    explorer.cache["weights"] = cache
-    weights = cache[run.name]
-    arrays = run.arrays
+    if shown.entry is not None:  # a run of the runs folder: its files are read
+        weights, why_not = folder_runs.model_weights(shown.entry)
+        _, arrays = shown.data(explorer)
+        if weights is None or not arrays:
+            st.info(f"**{shown.name}** cannot be shown here: "
+                    f"{why_not or 'its trace could not be read'}.", icon=":material/info:")
+    else:
+        run = shown.run
+        names = [kept.name for kept in explorer.runs]
+        cache = {name: weights for name, weights in explorer.cache.get("weights", {}).items()
+                 if name in names}  # forget the weights of runs no longer kept
+        if run.name not in cache:
+            cache[run.name] = cell_view.model_weights(run.result.model)
+        explorer.cache["weights"] = cache
+        weights = cache[run.name]
+        arrays = run.arrays
+if shown is not None and weights is not None and arrays:
     keys = [key for key in weights.layers if f"{key}/h" in arrays]
 
     batch, steps, _ = arrays[f"{keys[0]}/h"].shape

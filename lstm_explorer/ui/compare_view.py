@@ -17,7 +17,7 @@ from lstm_explorer import model as model_module
 from lstm_explorer.compare import RunSummary
 from lstm_explorer.config import ExperimentConfig, format_text, param_for_key
 from lstm_explorer.errors import ConfigError
-from lstm_explorer.ui import batch, batch_view, panels
+from lstm_explorer.ui import batch, batch_view, folder_runs, panels
 from lstm_explorer.ui.state import MAX_RUNS, ExplorerSession, Run, describe_config, session
 
 RUNS_KEY = "compare_runs"
@@ -235,6 +235,13 @@ def differences_table(configs: Sequence[ExperimentConfig], names: Sequence[str]
     return rows
 
 
+def folder_run(entry: Any) -> Run:
+    """A runs folder's run as the comparison reads a session's run (read from its files)."""
+    loaded = folder_runs.load(entry)
+    return Run(name=folder_runs.option(entry), config=loaded.experiment_config(),
+               history=loaded.history or {"epochs": []}, arrays=loaded.arrays or {})
+
+
 def summaries_of(runs: Sequence[Run]) -> list[RunSummary]:
     return [RunSummary(run.name, run.config, run.history) for run in runs]
 
@@ -353,9 +360,11 @@ def vary_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
 
 def comparison_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
     """Pick runs, see what differs, see them overlaid."""
+    listed = {folder_runs.option(entry): entry for entry in folder_runs.entries()
+              if entry.epochs}
     runs = explorer.runs
-    names = [run.name for run in runs]
-    if len(runs) < compare.MIN_RUNS:
+    names = [run.name for run in runs] + list(listed)
+    if len(names) < compare.MIN_RUNS:
         have = "No run yet" if not runs else f"Only one run so far ({runs[0].name})"
         if state.running and state.job is not None and state.job.kind == batch.SWEEP:
             st.info(f"{have}. The runs of the sweep above appear here, compared, when it "
@@ -379,10 +388,13 @@ def comparison_section(explorer: ExplorerSession, state: batch.BatchState) -> No
         st.session_state[RUNS_KEY] = chosen
     picked = st.multiselect(
         "Runs to compare", names, key=RUNS_KEY, max_selections=compare.MAX_RUNS,
-        help=f"{compare.MIN_RUNS} to {compare.MAX_RUNS} of this session's runs. The "
-             f"session keeps its last {MAX_RUNS} runs; when an older one is dropped, a "
-             "notice says so.")
-    selected = [run for run in runs if run.name in picked]
+        format_func=lambda name: (folder_runs.option_label(listed[name]) if name in listed
+                                  else name),
+        help=f"{compare.MIN_RUNS} to {compare.MAX_RUNS} of this session's runs"
+             + (" and the runs folder's" if listed else "") + f". The session keeps its "
+             f"last {MAX_RUNS} runs; when an older one is dropped, a notice says so.")
+    selected = [run for run in runs if run.name in picked] + [
+        folder_run(listed[name]) for name in picked if name in listed]
     if len(selected) < compare.MIN_RUNS:
         st.info("Pick at least two runs to compare.", icon=":material/info:")
         return
@@ -393,16 +405,26 @@ def comparison_section(explorer: ExplorerSession, state: batch.BatchState) -> No
         layer = st.selectbox("Layer", layers, format_func=panels.layer_label, key=LAYER_KEY)
 
     st.markdown("**What differs** between these runs (every other setting is the same):")
-    rows = differences_table([run.config for run in selected], [run.name for run in selected])
+    with_config = [run for run in selected if run.config is not None]
+    rows = differences_table([run.config for run in with_config],
+                             [run.name for run in with_config]) if with_config else []
+    for run in selected:
+        if run.config is None:
+            what = listed[run.name].label if run.name in listed else ""
+            st.caption(f"**{run.name}** is a model of your own"
+                       + (f" ({what})" if what else "")
+                       + ": it has no explorer settings to set side by side.")
     if rows:
         st.dataframe(rows, hide_index=True, width="stretch")
-    else:
+    elif len(with_config) >= 2:
         st.caption("Nothing: these runs have the same settings, seed included, so they "
                    "differ only by what the machine does in a different order (or not at "
                    "all).")
 
     # Run names are numbered and never reused in a session, so they identify the data.
+    # A folder run's version changes with its files (a run another process still writes).
     cache_key = ("compare", tuple(run.name for run in selected), layer,
+                 tuple(listed[name].version for name in picked if name in listed),
                  tuple(state.sweep.run_names) if state.sweep is not None else ())
     cached = explorer.cache.get("compare")
     if cached is not None and cached[0] == cache_key:

@@ -1,7 +1,8 @@
 """The run picker of the pages that read a run (Gradient Flow, Inside the Cell).
 
 A select box lists the training running now first, then every run the session keeps,
-newest first, and a caption under it names the run the page shows. It shows the newest
+newest first, then the runs of the runs folder the app was started with (`--runs DIR`,
+`ui.folder_runs`), and a caption under it names the run the page shows. It shows the newest
 by default and follows each new run as it arrives, unless the person picked an older
 one: that choice stays, across page switches too, until the run is dropped from the
 session (`state.MAX_RUNS`) or the person picks the newest again.
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from lstm_explorer.jobs import DIVERGED, FAILED, FINISHED, STOPPED, Snapshot
-from lstm_explorer.ui import panels
+from lstm_explorer.own_model.folder import RunEntry
+from lstm_explorer.ui import folder_runs, panels
 from lstm_explorer.ui.state import ExplorerSession, Run, describe_config
 
 # The option that stands for the training running now. Run names start with "run N:",
@@ -31,25 +33,38 @@ RUNNING = "the training running now"
 
 @dataclass(frozen=True)
 class ShownRun:
-    """The run a page shows: a kept run, or the training running now.
+    """The run a page shows: a kept run, a runs folder's run, or the training running now.
 
     Args:
-        name: the run's name (`"run 3: lstm 32 on adding"`), or `RUNNING`.
-        run: the kept run. Default: `None`, the training running now.
+        name: the run's name (`"run 3: lstm 32 on adding"`, `"folder: mine"`), or
+            `RUNNING`.
+        run: the kept run. Default: `None`.
+        entry: the runs folder's run, as listed when the page ran. Default: `None`.
+        With neither, the training running now.
     """
 
     name: str
     run: Run | None = None
+    entry: RunEntry | None = None
 
     @property
     def running(self) -> bool:
         """Whether this is the training running now (its data changes every epoch)."""
-        return self.run is None
+        return self.run is None and self.entry is None
+
+    @property
+    def writing(self) -> bool:
+        """Whether this is a folder run that another process is still writing."""
+        return self.entry is not None and self.entry.writing
 
     def data(self, explorer: ExplorerSession) -> tuple[dict | None, dict | None]:
-        """The history and trace arrays to draw, read now (a running job's move on)."""
+        """The history and trace arrays to draw, read now (a running job's move on, a
+        folder run being written grows)."""
         if self.run is not None:
             return self.run.history, self.run.arrays
+        if self.entry is not None:
+            loaded = folder_runs.load(self.entry)
+            return loaded.history, loaded.arrays
         return explorer.latest()
 
 
@@ -79,7 +94,8 @@ def choose(options: list[str], pinned: str | None) -> str:
 
 
 def pick_run(explorer: ExplorerSession, key: str, *, running_too: bool = True,
-             usable: Callable[[Run], bool] | None = None, label: str = "Run"
+             usable: Callable[[Run], bool] | None = None,
+             folder_usable: Callable[[RunEntry], bool] | None = None, label: str = "Run"
              ) -> ShownRun | None:
     """Draw the run picker and the caption naming the run shown; return that run.
 
@@ -89,14 +105,20 @@ def pick_run(explorer: ExplorerSession, key: str, *, running_too: bool = True,
         running_too: offer the training running now, first. Default: `True`.
         usable: which kept runs this page can show (e.g. only runs with a trace).
             Default: `None`, every kept run.
+        folder_usable: which runs of the runs folder this page can show. Default:
+            `None`, every one listed.
         label: the select box's label. Default: `"Run"`.
 
     Returns:
         The run to show, or `None` (nothing drawn) when there is none to offer.
     """
     runs = [run for run in reversed(explorer.runs) if usable is None or usable(run)]
+    listed = {folder_runs.option(entry): entry for entry in folder_runs.entries()
+              if folder_usable is None or folder_usable(entry)}
     options = ([RUNNING] if running_too and explorer.running else []) + [
-        run.name for run in runs]
+        run.name for run in runs] + list(listed)
+    if folder_runs.root() is not None:
+        _watch_folder(sorted(entry.name for entry in folder_runs.entries()))
     if not options:
         return None
     pinned_key = _pinned_key(key)
@@ -108,21 +130,53 @@ def pick_run(explorer: ExplorerSession, key: str, *, running_too: bool = True,
     # switch (which forgets a widget's value) and after a new run moved the newest.
     st.session_state[key] = picked
     job = explorer.job
+
+    def option_text(option: str) -> str:
+        if option == RUNNING and job is not None:
+            return f"{RUNNING} ({describe_config(job.config)})"
+        if option in listed:
+            return folder_runs.option_label(listed[option])
+        return option
+
     st.selectbox(
         label, options, key=key, on_change=_remember, args=(key, options[0]),
-        format_func=lambda option: (f"{RUNNING} ({describe_config(job.config)})"
-                                    if option == RUNNING and job is not None else option),
-        help="The runs this session keeps, newest first. The newest is shown until you "
-             "pick an older one; that choice stays until you pick the newest again.")
+        format_func=option_text,
+        help="The runs this session keeps, newest first"
+             + (", then those of the runs folder" if listed else "")
+             + ". The newest is shown until you pick an older one; that choice stays "
+               "until you pick the newest again.")
     if picked == RUNNING:
         shown = ShownRun(RUNNING)
         st.caption(shown_line(RUNNING, job.snapshot() if job is not None else None,
                               label=describe_config(job.config) if job is not None else ""))
+    elif picked in listed:
+        entry = listed[picked]
+        shown = ShownRun(picked, entry=entry)
+        # Drawn once per page run: for a run still being written it says what, not how
+        # far (the charts under it follow the files).
+        st.caption(f"Showing **{picked}** from the runs folder · " + (
+            (f"{entry.label} · " if entry.label else "")
+            + "being written by another process: the charts follow it as epochs arrive"
+            if entry.writing else folder_runs.option_label(entry).removeprefix(picked + " · ")))
+        if entry.problem and not entry.writing:
+            st.warning(f"**{picked}**: {entry.problem}. What could be read is shown.",
+                       icon=":material/warning:")
     else:
         run = next(run for run in runs if run.name == picked)
         shown = ShownRun(picked, run)
         st.caption(shown_line(picked, history=run.history))
     return shown
+
+
+def _watch_folder(names: list[str], every: float = 3.0) -> None:
+    """Rerun the page when a run appears in (or leaves) the runs folder, so that a
+    training started in another process is offered without a reload."""
+
+    def look() -> None:
+        if sorted(entry.name for entry in folder_runs.entries()) != names:
+            st.rerun()
+
+    st.fragment(look, run_every=every)()
 
 
 def shown_line(name: str, snapshot: Snapshot | None = None, history: dict | None = None,
