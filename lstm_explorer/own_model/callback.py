@@ -121,7 +121,6 @@ class ExplorerCallback(keras.callbacks.Callback):
         model = self.model
         check_model(model)
         self.tracer = Tracer(model)
-        self._prepare_folder()
         self.rows, self.trace, self._failure = [], None, None
         self._status, self._message, self._graph_asked, self._epochs_ended = RUNNING, "", False, 0
         # The untrained model's trace: it checks the probe against the model before the
@@ -136,6 +135,7 @@ class ExplorerCallback(keras.callbacks.Callback):
                 f"probe=(x of shape {self.probe_x.shape}, y of shape {self.probe_y.shape}): "
                 f"cannot be traced on model {model.name!r} (inputs {model.inputs[0].shape}, "
                 f"outputs {model.outputs[0].shape}): {error}") from error
+        self._prepare_folder()  # only now: a refused fit leaves no folder behind
         rundir.write_description(self.log_dir, describe(model, source="callback", extra={
             "epochs": self.params.get("epochs") if self.params else None,
             "probe": {"inputs": list(self.probe_x.shape),

@@ -305,8 +305,11 @@ def _trace(model: Any, x: np.ndarray, y: np.ndarray | None, inputs: str,
     x = x.astype(dtype, copy=False)
     tracer = Tracer(model)
     if y is None:
+        # Read before the predictions move a stateful model's states on: the trace
+        # starts from the states the model was saved with, as with targets.
+        snapshot = tracer.snapshot()
         predictions = np.asarray(model(x, training=False))
-        trace = _call(tracer, x, predictions, "--inputs", inputs)
+        trace = _call(tracer, x, predictions, "--inputs", inputs, snapshot)
         # No targets, no loss: the gradients of mse against the predictions themselves
         # are zeros, which would read as "no gradient"; NaN says "not measured".
         trace.loss = float("nan")
@@ -319,10 +322,11 @@ def _trace(model: Any, x: np.ndarray, y: np.ndarray | None, inputs: str,
     return _call(tracer, x, y, "--targets", targets)
 
 
-def _call(tracer: Any, x: np.ndarray, y: np.ndarray, argument: str, spec: str) -> Any:
+def _call(tracer: Any, x: np.ndarray, y: np.ndarray, argument: str, spec: str,
+          snapshot: Any = None) -> Any:
     try:
         # One call: op by op is quicker than tracing a graph first.
-        return tracer(x, y, eager=True)
+        return tracer(x, y, eager=True, snapshot=snapshot)
     except Exception as error:  # noqa: BLE001 - shapes Keras refuses, named for the user
         model = tracer.model
         raise ConfigError(argument, spec, f"do not fit the model (inputs "

@@ -330,6 +330,7 @@ def test_a_probe_that_does_not_fit_the_model_is_refused_before_the_first_step(tm
                   callbacks=[ExplorerCallback(tmp_path / "run", probe=(wrong, y[:PROBE]))])
     assert "cannot be traced" in str(raised.value)
     assert int(model.optimizer.iterations) == 0
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_stateful_probe_of_another_batch_size_is_refused_before_the_first_step(tmp_path):

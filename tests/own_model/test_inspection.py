@@ -145,11 +145,18 @@ def test_a_model_saved_without_a_loss_takes_the_one_given(files, tmp_path, capsy
     assert json.loads((tmp_path / "run" / "model.json").read_text())["loss"] == "mae"
 
 
-def test_a_stateful_model_traces_its_batch_size(files, tmp_path, capsys):
-    status, _, err = inspect(capsys, files["stateful"], "--inputs", files["x"], "--targets",
-                             files["y"], "--out", tmp_path / "run")
+@pytest.mark.parametrize("with_targets", [True, False])
+def test_a_stateful_model_traces_its_batch_size_from_its_saved_states(
+        files, tmp_path, capsys, with_targets):
+    targets = ["--targets", files["y"]] if with_targets else []
+    status, _, err = inspect(capsys, files["stateful"], "--inputs", files["x"], *targets,
+                             "--out", tmp_path / "run")
     assert status == 0, err
-    assert trace.load_npz(tmp_path / "run" / "trace.npz").inputs.shape[0] == 4
+    traced = trace.load_npz(tmp_path / "run" / "trace.npz")
+    assert traced.inputs.shape[0] == 4
+    model = keras.saving.load_model(files["stateful"])  # states as saved: zeros
+    (last,) = layer_outputs(model, files["x_array"][:4])
+    np.testing.assert_allclose(traced.layers[0].values["h"][:, -1], last, atol=1e-5, rtol=0)
 
 
 ERRORS = {
