@@ -662,3 +662,58 @@ def input_text(view: StepView, limit: int = 8) -> str:
     more = f", … ({len(view.x)} values)" if len(view.x) > limit else ""
     token = f"token id {view.token} → " if view.token is not None else ""
     return (f"x_{view.step} = {token}[{shown}{more}] (input position {view.input_position})")
+
+
+# --- characters coloured by a unit ------------------------------------------------------
+
+# How characters without a glyph of their own are shown in a strip.
+_SHOWN_CHARACTERS = {"\n": "↵", "\t": "→", " ": "\u00a0"}
+
+
+def character_strip(text: str, values: Any, *, marked: int | None = None,
+                    scale: float | None = None) -> str:
+    """HTML: the characters of a text, each on a background coloured by its value.
+
+    Blue for positive values, red for negative ones, stronger the larger |value| is
+    against `scale`; the classic picture of a character model's unit (Karpathy's
+    "visualizing and understanding recurrent networks"). Characters are escaped;
+    newlines show as ↵ and break the line, tabs as →. The same markup reads on a light
+    and a dark page: the colours are translucent over the page's own background.
+
+    Args:
+        text: the characters, one per value.
+        values: one number per character (NaN: no colour).
+        marked: index of a character to outline (the time step being viewed).
+            Default: `None`.
+        scale: the |value| drawn at full strength. Default: `None`, the largest |value|
+            (1 when all are 0).
+
+    Returns:
+        A `<div>` of `<span>`s, each titled with its position and value.
+
+    Example:
+
+    >>> html = character_strip("a<\\n", [1.0, -0.5, 0.0], marked=1)
+    >>> "&lt;" in html and "rgba(33, 102, 172, 0.85)" in html and "outline" in html
+    True
+    """
+    import html
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(text),):
+        raise ValueError(f"values of shape {values.shape}: expected one per character "
+                         f"({len(text)},)")
+    finite = np.abs(values[np.isfinite(values)])
+    scale = scale or (float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+    spans = []
+    for index, (character, value) in enumerate(zip(text, values, strict=True)):
+        strength = 0.0 if not np.isfinite(value) else min(abs(value) / scale, 1.0)
+        colour = (33, 102, 172) if value >= 0 else (178, 24, 43)
+        style = f"background: rgba({colour[0]}, {colour[1]}, {colour[2]}, {0.85 * strength:.2f})"
+        if index == marked:
+            style += "; outline: 2px solid currentColor; outline-offset: -1px"
+        shown = html.escape(_SHOWN_CHARACTERS.get(character, character))
+        spans.append(f'<span style="{style}" title="step {index}: {value:.3f}">{shown}</span>'
+                     + ("<br>" if character == "\n" else ""))
+    return ('<div style="font-family: monospace; font-size: 1.05em; line-height: 1.6; '
+            'white-space: pre-wrap; word-break: break-all">' + "".join(spans) + "</div>")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lstm_explorer import cell_view, figures
-from lstm_explorer.ui import folder_runs, frame, panels, run_picker
+from lstm_explorer.ui import char_view, folder_runs, frame, panels, run_picker
 from lstm_explorer.ui.state import session
 
 CONTEXT_MIN_WIDTH = 380  # pixels: what the chart of a unit through time needs
@@ -41,7 +41,8 @@ else:
                    "weights must hold still to be read).")
     if shown.entry is not None:  # a run of the runs folder: its files are read
         weights, why_not = folder_runs.model_weights(shown.entry)
-        _, arrays = shown.data(explorer)
+        loaded = folder_runs.load(shown.entry)
+        arrays, config = loaded.arrays, loaded.experiment_config()
         if weights is None or not arrays:
             st.info(f"**{shown.name}** cannot be shown here: "
                     f"{why_not or 'its trace could not be read'}.", icon=":material/info:")
@@ -54,7 +55,7 @@ else:
             cache[run.name] = cell_view.model_weights(run.result.model)
         explorer.cache["weights"] = cache
         weights = cache[run.name]
-        arrays = run.arrays
+        arrays, config = run.arrays, run.config
 if shown is not None and weights is not None and arrays:
     keys = [key for key in weights.layers if f"{key}/h" in arrays]
 
@@ -103,3 +104,5 @@ if shown is not None and weights is not None and arrays:
                                      direction=direction)
         context.add_vline(x=step, line_width=2, line_dash="dash", line_color="#444444")
         panels.chart(context, "cell-context", 460)
+    if char_view.reads_characters(config, arrays):
+        char_view.character_section(arrays, config, key, sample, step, unit)
