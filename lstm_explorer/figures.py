@@ -1397,6 +1397,23 @@ def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
                 row=1,
                 col=col,
             )
+        level = _baseline_loss(history) if key == "loss" and values else None
+        if level is not None:
+            # The score to beat, in view: a model under this line learned something.
+            values["baseline"] = np.full(len(epochs), level)
+            fig.add_trace(
+                go.Scatter(
+                    x=[epochs[0], epochs[-1]] if len(epochs) > 1 else [epochs[0] - 0.5,
+                                                                        epochs[0] + 0.5],
+                    y=[level, level],
+                    mode="lines",
+                    name=f"baseline: {history['baseline'].get('description') or 'trivial'}",
+                    line=dict(color="#555555", dash="dot", width=2),
+                    hovertemplate="the trivial baseline's loss = %{y:.4g}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
         finite = np.concatenate([y[np.isfinite(y)] for y in values.values()] or [np.zeros(0)])
         if key == "loss" and finite.size and bool(np.all(finite > 0)):
             fig.update_yaxes(title_text="loss (log scale)", **_log_axis(finite), row=1, col=col)
@@ -1414,6 +1431,18 @@ def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
     _new_figure(fig, title=title, subtitle=_status_note(history))
     fig.update_layout(hovermode="x unified", legend=_legend_below())
     return fig
+
+
+def _baseline_loss(history: Mapping[str, Any] | None) -> float | None:
+    """The trivial baseline's loss stored in a history (`tasks.trivial_baseline`), if any."""
+    baseline = (history or {}).get("baseline")
+    if not isinstance(baseline, Mapping):
+        return None
+    level = baseline.get("loss")
+    if level is None and str(baseline.get("key", "")).endswith("loss"):
+        level = baseline.get("value")
+    level = _as_float(level)
+    return level if np.isfinite(level) else None
 
 
 _TENSORS = (

@@ -619,3 +619,19 @@ def test_all_figures_of_a_run_share_its_theme():
     theme = figures.Theme(dark=True, presenter=True)
     for name, fig in figures.all_figures(history, None, theme=theme).items():
         assert fig.layout.template.layout.paper_bgcolor == "#0E1117", name
+
+
+def test_the_loss_chart_draws_the_trivial_baseline_to_beat_as_a_dotted_line():
+    rows = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e} for e in (1, 2, 3)]
+    baseline = {"value": 0.27, "loss": 0.27, "key": "val_loss",
+                "description": "the naive forecast: repeating the last value"}
+    fig = figures.loss_curves({"epochs": rows, "status": "finished", "baseline": baseline})
+    (line,) = [trace for trace in fig.data if trace.name.startswith("baseline")]
+    assert line.name == "baseline: the naive forecast: repeating the last value"
+    assert list(line.y) == [0.27, 0.27] and list(line.x) == [1, 3]
+    assert line.line.dash == "dot"
+    # The log axis's ticks cover the baseline too, not only the curves (0.4 to 1.2).
+    assert min(fig.layout.yaxis.tickvals) < 0.4
+    # No baseline stored (an older run): no line.
+    plain = figures.loss_curves({"epochs": rows, "status": "finished"})
+    assert not any(trace.name.startswith("baseline") for trace in plain.data)
