@@ -34,6 +34,7 @@ PAGES = [
     st.Page("pages/gradient_flow.py", title="Gradient Flow", icon=":material/trending_down:"),
     st.Page("pages/compare_runs.py", title="Compare Runs", icon=":material/compare_arrows:"),
     st.Page("pages/lab.py", title="The Lab", icon=":material/science:"),
+    st.Page("pages/class_room.py", title="Class Room", icon=":material/groups:"),
     st.Page("pages/parameter_guide.py", title="Parameter Guide", icon=":material/menu_book:"),
 ]
 

@@ -9,7 +9,7 @@ on Train opens the charts, so that what changes after the click is in view, even
 import streamlit as st
 
 from lstm_explorer import limits, timeline
-from lstm_explorer.ui import frame, panels, widgets
+from lstm_explorer.ui import frame, panels, room_view, widgets
 from lstm_explorer.ui.state import MAX_RUNS, describe_config, job_queue, session, submit
 
 SETTINGS_TAB, CHARTS_TAB = "Settings and model", "Training charts"
@@ -82,6 +82,7 @@ def progress_view() -> None:
         st.caption("Press **Train**: the loss, the gradient flow through time, the gates "
                    "and the states are drawn under *Training charts* and redrawn at every "
                    "epoch while the model learns.")
+    room_view.send_panel(explorer)  # a student in a class room: "Send to class"
 
 
 settings_tab, charts_tab = st.tabs([SETTINGS_TAB, CHARTS_TAB], key=TAB_KEY,

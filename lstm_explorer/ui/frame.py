@@ -34,6 +34,9 @@ PICKER_KEY = "preset_picker"
 # The share-link key of presenter mode (a view setting, not part of the config).
 PRESENTER_KEY = "presenter"
 PRESENTER_TOGGLE = "presenter_toggle"
+# The class room's keys (`room_view`): which room, and the teacher key in the teacher's
+# own link. Not part of the config.
+ROOM_KEYS = ("room", "teacher")
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -58,7 +61,7 @@ def config_from_link(query: Mapping[str, Any]) -> tuple[ExperimentConfig, str | 
     (32, None, 1)
     """
     query = {key: value for key, value in query.items()
-             if key not in STREAMLIT_KEYS and key != PRESENTER_KEY}
+             if key not in STREAMLIT_KEYS and key != PRESENTER_KEY and key not in ROOM_KEYS}
     messages: list[str] = []
     preset_key = None
     preset_text = query.pop(PRESET_KEY, None)
@@ -121,6 +124,9 @@ def read_link() -> None:
     explorer.presenter = str(presenter).lower() in _TRUE
     config, preset_key, messages = config_from_link(query)
     explorer.load(config, preset_key)
+    from lstm_explorer.ui import room_view  # imports this module: not at the top
+
+    room_view.link_in(query, explorer)
     if messages:
         explorer.notices.append(
             "**This link has settings that could not be used**; the defaults were used "
@@ -164,6 +170,9 @@ def write_link() -> None:
     wanted = link_query(explorer.config, explorer.preset)
     if explorer.presenter:
         wanted[PRESENTER_KEY] = "1"
+    from lstm_explorer.ui import room_view
+
+    wanted.update(room_view.link_keys())
     if _query_now() != wanted:
         st.query_params.from_dict(wanted)
     explorer.last_query = wanted
