@@ -119,6 +119,10 @@ class ExplorerCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
+        if isinstance(model, keras.Sequential) and not model.built:
+            # fit builds a Sequential without an Input at its first batch, after this
+            # hook; build it now, for inputs shaped like the probe's.
+            model.build((None, *self.probe_x.shape[1:]))
         check_model(model)
         self.tracer = Tracer(model)
         self.rows, self.trace, self._failure = [], None, None

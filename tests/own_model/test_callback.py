@@ -51,6 +51,11 @@ def stacked_sequential():
     return model, "mse", sequences(), targets((SAMPLES, 1)), {}
 
 
+def sequential_without_input():
+    model = keras.Sequential([L.GRU(5, return_sequences=True), L.LSTM(4), L.Dense(1)])
+    return model, "mse", sequences(), targets((SAMPLES, 1)), {}
+
+
 def bidirectional_functional():
     inputs = keras.Input((STEPS, FEATURES))
     hidden = L.Bidirectional(L.LSTM(4, return_sequences=True))(inputs)
@@ -94,6 +99,7 @@ def stateful_functional():
 
 MODELS = {
     "sequential stacked LSTM": stacked_sequential,
+    "sequential without an Input, built by fit": sequential_without_input,
     "functional Bidirectional then LSTM": bidirectional_functional,
     "functional Embedding mask_zero": embedding_mask_zero_functional,
     "sequential Masking GRU SimpleRNN": masking_gru_sequential,
