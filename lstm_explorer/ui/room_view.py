@@ -54,7 +54,9 @@ TEACHER, STUDENT = "teacher", "student"
 # Seconds between the class view's looks at the room's version: a new run is on the
 # projector within this (plus the figures' build) of being sent.
 POLL_EVERY = 2.0
-CHART_HEIGHT = 420
+# Pixels of each class figure (presenter mode adds a fifth): enough for the plot area to
+# be taller than its y axis title (the step 0 one is the longest), with the legend below.
+CHART_HEIGHTS = {"metric": 460, "step0": 500, "loss_curves": 440}
 
 _STATE_KEY = "lstm_explorer_room"
 NAME_KEY = "room_name"
@@ -667,9 +669,8 @@ def class_view(explorer: ExplorerSession, room: RoomSession) -> None:
         st.caption(md_escape("; ".join(view.notes)))
     # One under the other, each the page's width: the titles name the metric and the
     # setting in full, which half a 1280-pixel page cuts off.
-    panels.chart(room.figures["metric"], "room-metric", CHART_HEIGHT)
-    panels.chart(room.figures["step0"], "room-step0", CHART_HEIGHT)
-    panels.chart(room.figures["loss_curves"], "room-loss", CHART_HEIGHT)
+    for name, height in CHART_HEIGHTS.items():
+        panels.chart(room.figures[name], f"room-{name}", height)
     runs_table(explorer, room, view)
 
 
@@ -688,7 +689,8 @@ def runs_table(explorer: ExplorerSession, room: RoomSession, view: Any) -> None:
                   help=f"Adds the runs to your session's runs and opens Compare Runs, which "
                        f"shows up to {compare.MAX_RUNS} at once (spread over the setting the "
                        f"class varied when there are more).")
-    widths = [3, 2, 2, 2, 3, 2, 2]
+    # The buttons' columns are wide enough for their labels at 1280 pixels.
+    widths = [3, 1.2, 1.8, 1.6, 2.4, 2.5, 2.5]
     header = st.columns(widths)
     for column, title in zip(header, ("Name", "Value", view.metric_label, "Step 0 / last",
                                       "Verdict", "", "")):

@@ -12,11 +12,13 @@ SCREENSHOTS = Path(os.environ.get("LSTM_EXPLORER_SCREENSHOTS", "/tmp/lstm-explor
 
 
 @pytest.fixture(scope="session")
-def app_url(browser):
+def app_url(browser, tmp_path_factory):
     """One app server for every browser test, warmed up: its first page has been
     opened and TensorFlow imported (the first page draws before that, and tests that
-    read the model summary would otherwise wait for it on a busy machine)."""
-    with app_server() as url:
+    read the model summary would otherwise wait for it on a busy machine). Its class
+    rooms live in a SQLite file of the test session's own, not in the user's."""
+    rooms_db = tmp_path_factory.mktemp("rooms") / "rooms.sqlite3"
+    with app_server(env={"LSTM_EXPLORER_ROOMS_DB": f"sqlite:///{rooms_db}"}) as url:
         context = browser.new_context()
         page = context.new_page()
         page.goto(url + "/")
