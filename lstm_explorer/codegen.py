@@ -161,7 +161,6 @@ def _chars_data(config: ExperimentConfig) -> list[str]:
                 text, files = stdlib_text({n_chars!r}, seed={task['seed']!r})
                 x, y = char_windows(encode_text(text), n_samples={task['n_samples']!r},
                                     seq_len={task['seq_len']!r},
-                                    n_classes={chars_data.VOCAB_SIZE!r},
                                     per_step={config.per_step_targets!r})""")]
 
 

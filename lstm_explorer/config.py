@@ -740,20 +740,24 @@ def _check_combinations(config: ExperimentConfig) -> None:
         raise ConfigError("task.lag", task["lag"],
                           f"must be smaller than task.seq_len={task['seq_len']}: the symbol "
                           "to recall has to be inside the sequence")
-    if name == "tokens" and model["embedding"] is None:
+    if tasks.needs_embedding(name) and model["embedding"] is None:
+        what = "token ids" if name == "tokens" else "character ids"
         raise ConfigError("model.embedding", None,
-                          "the tokens task feeds integer token ids, which need an Embedding "
+                          f"the {name} task feeds integer {what}, which need an Embedding "
                           'in front; set model.embedding to {"output_dim": 64}')
-    if name != "tokens" and model["embedding"] is not None:
+    if not tasks.needs_embedding(name) and model["embedding"] is not None:
         raise ConfigError("model.embedding", model["embedding"],
-                          f"an Embedding reads integer token ids, but task {name!r} feeds "
-                          "real numbers; use task tokens or set model.embedding to null")
+                          "an Embedding reads integer ids (token ids or character ids), "
+                          f"but task {name!r} feeds real numbers; use task tokens or chars, "
+                          "or set model.embedding to null")
     embedding = model["embedding"]
+    vocabulary = tasks.vocab_size(task)
     if (embedding and embedding["input_dim"] is not None
-            and embedding["input_dim"] < task["vocab_size"]):
+            and embedding["input_dim"] < vocabulary):
+        source = (f"task.vocab_size={vocabulary}" if name == "tokens"
+                  else f"{vocabulary}, the {name} task's vocabulary")
         raise ConfigError("model.embedding.input_dim", embedding["input_dim"],
-                          f"must be at least task.vocab_size={task['vocab_size']}, or empty "
-                          "to follow the task")
+                          f"must be at least {source}, or empty to follow the task")
     if layers[-1]["return_sequences"] and not tasks.supports_per_step(name):
         raise ConfigError(f"model.layers[{last - 1}].return_sequences", True,
                           f"on the last layer it makes the model predict at every step, but "

@@ -318,7 +318,7 @@ def count_params(config: ExperimentConfig) -> int:
     total = 0
     if model["embedding"] is not None:
         embedding = model["embedding"]
-        vocabulary = embedding["input_dim"] or config.task["vocab_size"]
+        vocabulary = embedding["input_dim"] or tasks.vocab_size(config.task)
         total += vocabulary * embedding["output_dim"]
         width = embedding["output_dim"]
     else:

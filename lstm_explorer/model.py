@@ -143,7 +143,7 @@ def plan(config: ExperimentConfig, *, gpu_present: bool | None = None) -> ModelP
     embedding = model_config["embedding"]
     if embedding is not None:
         layers.append(LayerPlan("Embedding", {
-            "input_dim": embedding["input_dim"] or config.task["vocab_size"],
+            "input_dim": embedding["input_dim"] or tasks.vocab_size(config.task),
             "output_dim": embedding["output_dim"],
             "embeddings_initializer": KerasCall("initializers", "RandomUniform",
                                                 {"seed": seeds.next()}),

@@ -424,8 +424,9 @@ MODEL_PARAMS: tuple[Param, ...] = (
           "How Bidirectional merges the two directions.",
           group="model", choices=("concat", "sum", "mul", "ave")),
     Param("embedding", "model", EMBEDDING, None,
-          "An Embedding layer in front that turns token ids into learned vectors "
-          "(output_dim numbers each). Needed by the tokens task, meaningless otherwise.",
+          "An Embedding layer in front that turns ids into learned vectors (output_dim "
+          "numbers each). Needed by the tokens and chars tasks, which feed token or "
+          "character ids; meaningless for the others, which feed numbers.",
           group="model", nullable=True),
 )
 

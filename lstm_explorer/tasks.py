@@ -43,6 +43,8 @@ TASK_NAMES = ("adding", "recall", "sine", "tokens", "csv", "series", "chars")
 PER_STEP_TASKS = ("recall", "sine", "csv", "series", "chars")
 # The tasks whose trivial answer is the naive forecast: repeat the last value read.
 FORECAST_TASKS = ("sine", "csv", "series")
+# The tasks that feed integer ids, which an Embedding in front turns into vectors.
+EMBEDDING_TASKS = ("tokens", "chars")
 
 # A shared web app must not be taken down by one oversized request: the config bounds
 # (200k samples x 2000 steps x 64 symbols) would allow arrays of tens of gigabytes.
@@ -119,10 +121,10 @@ class TaskData:
 
     Args:
         x_train: training inputs; float32 `(n, seq_len, features)`, or int32
-            `(n, seq_len)` token ids for the tokens task.
+            `(n, seq_len)` ids for the tokens and chars tasks.
         y_train: training targets; `(n, 1)` float32 for regression and binary,
-            `(n,)` int32 class ids for recall; per-step: `(n, seq_len, 1)` float32 or
-            `(n, seq_len)` int32.
+            `(n,)` int32 class ids for recall and chars; per-step: `(n, seq_len, 1)`
+            float32 or `(n, seq_len)` int32.
         x_val: validation inputs, shaped like `x_train` (possibly with 0 rows).
         y_val: validation targets, shaped like `y_train`.
         probe_x: the fixed batch traced every epoch: the first `probe_size` validation
@@ -130,9 +132,10 @@ class TaskData:
         probe_y: the targets of `probe_x`.
         kind: `"regression"`, `"multiclass"` or `"binary"`.
         n_outputs: units of the Dense head: 1 for regression and binary, n_symbols for
-            recall.
-        input_features: the last input dimension; `None` for tokens (integer ids).
-        vocab_size: the number of token ids (0 reserved) for tokens; `None` otherwise.
+            recall, 98 for chars.
+        input_features: the last input dimension; `None` for tokens and chars (ids).
+        vocab_size: the number of ids the Embedding takes: tokens' vocab_size (id 0
+            reserved), 98 for chars; `None` otherwise.
         per_step: whether targets are given for every step.
         notes: sentences the user should be told (baselines, standardisation, trims).
     """
@@ -440,7 +443,7 @@ def input_shape(task: Mapping[str, Any]) -> tuple[int, ...]:
     >>> input_shape({"name": "tokens", "seq_len": 40})
     (40,)
     >>> input_shape({"name": "chars", "seq_len": 64})
-    (64, 98)
+    (64,)
     """
     name = _check_name(task.get("name"))
     seq_len = task["seq_len"]
@@ -455,6 +458,35 @@ def n_outputs(task: Mapping[str, Any]) -> int:
     if name == "chars":
         return chars_data.VOCAB_SIZE
     return int(_setting(task, "n_symbols", recall_problem)) if name == "recall" else 1
+
+
+def needs_embedding(name: str) -> bool:
+    """Whether the task feeds integer ids, which need an Embedding in front (tokens, chars).
+
+    Example:
+
+    >>> needs_embedding("chars"), needs_embedding("series")
+    (True, False)
+    """
+    _check_name(name)
+    return name in EMBEDDING_TASKS
+
+
+def vocab_size(task: Mapping[str, Any]) -> int | None:
+    """How many ids an Embedding in front must take: task.vocab_size for tokens, the 98
+    symbols of chars, `None` for the tasks that feed numbers.
+
+    Example:
+
+    >>> vocab_size({"name": "tokens", "vocab_size": 500}), vocab_size({"name": "chars"})
+    (500, 98)
+    """
+    name = _check_name(task.get("name"))
+    if name == "chars":
+        return chars_data.VOCAB_SIZE
+    if name == "tokens":
+        return int(_setting(task, "vocab_size", token_sentiment))
+    return None
 
 
 def sentiment_ids(vocab_size: int) -> tuple[range, range]:
@@ -570,13 +602,14 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
             notes.append(f"The targets carry noise with standard deviation {noise:g}, so "
                          f"the best possible mean squared error is about {noise**2:.3g}.")
     elif name == "tokens":
-        vocab_size = _setting(task, "vocab_size", token_sentiment)
-        if vocab_size < 4:
-            raise ConfigError("task.vocab_size", vocab_size,
+        # Not `vocab_size`: that name is the module's function, used below.
+        n_ids = _setting(task, "vocab_size", token_sentiment)
+        if n_ids < 4:
+            raise ConfigError("task.vocab_size", n_ids,
                               "must be at least 4: id 0 for padding, then a positive, a "
                               "negative and a neutral token")
-        x, y = token_sentiment(n_samples, seq_len, rng, vocab_size=vocab_size)
-        positive, negative = sentiment_ids(vocab_size)
+        x, y = token_sentiment(n_samples, seq_len, rng, vocab_size=n_ids)
+        positive, negative = sentiment_ids(n_ids)
         notes.append(f"Positive tokens: ids {_id_range(positive)}; negative: "
                      f"{_id_range(negative)}; all others are neutral. Chance accuracy is 50%.")
     elif name == "chars":
@@ -604,8 +637,8 @@ def make(task: Mapping[str, Any], *, validation_split: float = 0.2,
         probe_x=probe_x[:probe_size], probe_y=probe_y[:probe_size],
         kind=_KINDS[name],
         n_outputs=n_outputs(task),
-        input_features=None if name == "tokens" else x_train.shape[-1],
-        vocab_size=_setting(task, "vocab_size", token_sentiment) if name == "tokens" else None,
+        input_features=None if name in EMBEDDING_TASKS else x_train.shape[-1],
+        vocab_size=vocab_size(task),
         per_step=bool(per_step_targets),
         notes=tuple(notes),
     )
@@ -792,12 +825,10 @@ def _setting(task: Mapping[str, Any], key: str, generator: Callable[..., Any]) -
 
 
 def _input_features(task: Mapping[str, Any], name: str) -> int | None:
-    if name == "tokens":
+    if name in EMBEDDING_TASKS:
         return None
     if name == "recall":
         return int(_setting(task, "n_symbols", recall_problem))
-    if name == "chars":
-        return chars_data.VOCAB_SIZE
     return 2 if name == "adding" else 1
 
 

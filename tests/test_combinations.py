@@ -403,7 +403,7 @@ def registry_configs(draw, csv_path: str) -> dict:
             data[section][name] = draw(valid_values(param, path, csv_path))
     task, model = data["task"], data["model"]
     # Nudges towards configs that validate, so that most examples build.
-    if task.get("name") == "tokens" and "embedding" not in model:
+    if task.get("name") in ("tokens", "chars") and "embedding" not in model:
         model["embedding"] = draw(embeddings())
     if task.get("name") == "csv" and "path" not in task:
         task["path"] = csv_path

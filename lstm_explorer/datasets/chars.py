@@ -10,8 +10,10 @@ hence a different text.
 
 The vocabulary is fixed: tab, newline and the 95 printable ASCII characters, plus one
 `OTHER` symbol for everything else (accented letters, box-drawing characters, ...), 98
-symbols in all. Inputs are one-hot vectors, so the input weights of each gate have one
-row per character; targets are character ids for a softmax over the 98 symbols.
+symbols in all. Inputs are character ids, read through an Embedding (a learned vector
+per character: the same as a one-hot input times a weight matrix, at a 98th of the
+memory, which a shared server's limits need); targets are character ids for a softmax
+over the 98 symbols.
 
 `encode_text`, `stdlib_text` and `char_windows` use nothing but `np`, the standard
 library and their arguments: the code export copies them into the exported script.
@@ -21,9 +23,9 @@ Example:
 >>> ids = encode("def f():\\n")
 >>> ids.tolist()[:4], decode(ids) == "def f():\\n"
 ([70, 71, 72, 2], True)
->>> x, y = char_windows(ids, 2, 4, VOCAB_SIZE, per_step=True)
+>>> x, y = char_windows(ids, 2, 4, per_step=True)
 >>> x.shape, decode(y[0]), texts_of_inputs(x)
-((2, 4, 98), 'ef f', ['def ', 'f():'])
+((2, 4), 'ef f', ['def ', 'f():'])
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from lstm_explorer.errors import ConfigError
 VOCABULARY = "\t\n" + "".join(chr(code) for code in range(32, 127))
 #: The id of every character outside `VOCABULARY`.
 OTHER = len(VOCABULARY)
-#: Inputs' one-hot width and the head's number of classes.
+#: The Embedding's input_dim and the head's number of classes.
 VOCAB_SIZE = len(VOCABULARY) + 1
 #: How `decode` shows the `OTHER` symbol.
 OTHER_SHOWN = "¤"
@@ -111,8 +113,8 @@ def stdlib_text(n_chars, seed):
     return "".join(parts)[:n_chars], names
 
 
-def char_windows(ids, n_samples, seq_len, n_classes, per_step=False):
-    """Cut character ids into consecutive windows of one-hot inputs and next-character targets.
+def char_windows(ids, n_samples, seq_len, per_step=False):
+    """Cut character ids into consecutive windows, each character's target the next one.
 
     Window i reads characters `i * seq_len .. (i + 1) * seq_len - 1`; its target is the
     character after it (per step: the character after each one).
@@ -121,26 +123,24 @@ def char_windows(ids, n_samples, seq_len, n_classes, per_step=False):
         ids: 1-D character ids, at least `n_samples * seq_len + 1` of them.
         n_samples: windows.
         seq_len: characters per window.
-        n_classes: the one-hot width, the vocabulary's size.
         per_step: a target at every step. Default: `False`.
 
     Returns:
-        `(x, y)`: x float32 one-hot `(n_samples, seq_len, n_classes)`; y int32 ids,
-        `(n_samples,)` or `(n_samples, seq_len)` with `per_step`.
+        `(x, y)`: x int32 ids `(n_samples, seq_len)`; y int32 ids, `(n_samples,)` or
+        `(n_samples, seq_len)` with `per_step`.
 
     Example:
 
-    >>> x, y = char_windows(np.arange(7), 2, 3, 10)
-    >>> x.shape, x[1].argmax(-1).tolist(), y.tolist()
-    ((2, 3, 10), [3, 4, 5], [3, 6])
+    >>> x, y = char_windows(np.arange(7), 2, 3)
+    >>> x.tolist(), y.tolist()
+    ([[0, 1, 2], [3, 4, 5]], [3, 6])
     """
-    ids = np.asarray(ids)
+    ids = np.asarray(ids, dtype=np.int32)
     count = n_samples * seq_len
-    inputs = ids[:count].reshape(n_samples, seq_len)
+    x = ids[:count].reshape(n_samples, seq_len)
     following = ids[1:count + 1].reshape(n_samples, seq_len)
-    x = np.eye(n_classes, dtype=np.float32)[inputs]
     y = following if per_step else following[:, -1]
-    return x, y.astype(np.int32)
+    return x, y
 
 
 # --- the library side ----------------------------------------------------------------------
@@ -187,7 +187,7 @@ def texts_of_inputs(inputs: Any) -> list[str]:
     saved run's `trace.npz`, so the characters can be drawn along the time axis.
 
     Args:
-        inputs: one-hot `(batch, steps, VOCAB_SIZE)` or ids `(batch, steps)`.
+        inputs: ids `(batch, steps)`, or one-hot `(batch, steps, VOCAB_SIZE)`.
 
     Returns:
         `batch` strings of `steps` characters each, in input order (for a layer with
@@ -195,7 +195,7 @@ def texts_of_inputs(inputs: Any) -> list[str]:
 
     Example:
 
-    >>> x, _ = char_windows(encode("if x:\\n    y"), 2, 5, VOCAB_SIZE)
+    >>> x, _ = char_windows(encode("if x:\\n    y"), 2, 5)
     >>> texts_of_inputs(x)
     ['if x:', '\\n    ']
     """
@@ -203,8 +203,8 @@ def texts_of_inputs(inputs: Any) -> list[str]:
     if array.ndim == 3 and array.shape[-1] == VOCAB_SIZE:
         array = array.argmax(axis=-1)
     if array.ndim != 2:
-        raise ValueError(f"inputs of shape {array.shape}: expected one-hot (batch, steps, "
-                         f"{VOCAB_SIZE}) or ids (batch, steps)")
+        raise ValueError(f"inputs of shape {array.shape}: expected ids (batch, steps) or "
+                         f"one-hot (batch, steps, {VOCAB_SIZE})")
     return [decode(row) for row in array]
 
 
@@ -220,10 +220,6 @@ def symbol_name(index: int) -> str:
         return "the other symbol"
     character = VOCABULARY[index]
     return _NAMES.get(character, repr(character))
-
-
-#: The most characters one task may read: `tasks.MAX_INPUT_VALUES` one-hot values.
-MAX_CHARS = 50_000_000 // VOCAB_SIZE
 
 
 @functools.lru_cache(maxsize=4)
@@ -267,13 +263,13 @@ def make_windows(task: Mapping[str, Any], per_step: bool
 
     >>> x, y, notes = make_windows({"seq_len": 16, "n_samples": 10, "seed": 0}, True)
     >>> x.shape, y.shape, notes[0].startswith("Text: the first 161 characters")
-    ((10, 16, 98), (10, 16), True)
+    ((10, 16), (10, 16), True)
     """
     n_samples, seq_len, seed = task["n_samples"], task["seq_len"], task["seed"]
     n_chars = n_samples * seq_len + 1
     text, names = library_text(n_chars, seed)
     ids = encode_text(text)
-    x, y = char_windows(ids, n_samples, seq_len, VOCAB_SIZE, per_step=per_step)
+    x, y = char_windows(ids, n_samples, seq_len, per_step=per_step)
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     notes = [f"Text: the first {n_chars:,} characters of {len(names)} file"
@@ -294,8 +290,9 @@ def probe_texts(data: Any) -> list[str]:
 DESCRIPTION = (
     "Next-character prediction on real text that every machine has: Python source files "
     "from the standard library of the interpreter that runs the explorer. Each sample is "
-    "seq_len consecutive characters, one-hot over a fixed vocabulary of 98 symbols (tab, "
-    "newline, printable ASCII and one 'other'), and the target is the character that "
+    "seq_len consecutive characters from a fixed vocabulary of 98 symbols (tab, newline, "
+    "printable ASCII and one 'other'), read through an Embedding that learns a vector per "
+    "character, and the target is the character that "
     "follows, or with a per-step head the next character at every step. Code has "
     "structure a memory can use: quotes that must close, brackets that nest, indentation "
     "that follows a colon. Inside the Cell can draw the characters along the time axis "

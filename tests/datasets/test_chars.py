@@ -62,18 +62,19 @@ def test_decode_refuses_ids_outside_the_vocabulary_naming_them():
 
 def test_windows_are_consecutive_with_the_next_character_as_target():
     text = "def add(a, b):\n    return a + b\n\n"  # 33 characters: 4 windows of 8, +1
-    x, y = chars.char_windows(chars.encode(text), 4, 8, chars.VOCAB_SIZE, per_step=True)
+    x, y = chars.char_windows(chars.encode(text), 4, 8, per_step=True)
     assert chars.texts_of_inputs(x) == [text[i * 8:(i + 1) * 8] for i in range(4)]
     assert [chars.decode(row) for row in y] == [text[i * 8 + 1:(i + 1) * 8 + 1]
                                                 for i in range(4)]
-    _, last = chars.char_windows(chars.encode(text), 4, 8, chars.VOCAB_SIZE)
+    _, last = chars.char_windows(chars.encode(text), 4, 8)
     assert chars.decode(last) == "".join(text[(i + 1) * 8] for i in range(4))
-    assert x.dtype == np.float32 and (x.sum(axis=-1) == 1).all()
+    assert x.dtype == y.dtype == last.dtype == np.int32
 
 
-def test_texts_of_inputs_reads_ids_as_well_as_one_hot_and_refuses_other_shapes():
+def test_texts_of_inputs_reads_one_hot_as_well_as_ids_and_refuses_other_shapes():
     ids = chars.encode("ab\ncd").reshape(1, 5)
-    assert chars.texts_of_inputs(ids) == ["ab\ncd"]
+    one_hot = np.eye(chars.VOCAB_SIZE, dtype=np.float32)[ids]
+    assert chars.texts_of_inputs(ids) == chars.texts_of_inputs(one_hot) == ["ab\ncd"]
     with pytest.raises(ValueError, match="inputs of shape"):
         chars.texts_of_inputs(np.zeros((2, 3, 4)))
 
@@ -99,7 +100,8 @@ def test_the_task_windows_are_the_text_in_order_and_the_last_ones_validate():
     assert "".join(windows) == text[:-1].translate(
         {ord(c): chars.OTHER_SHOWN for c in set(text) if c not in chars.VOCABULARY})
     assert (len(data.x_train), len(data.x_val)) == (16, 4)
-    assert data.kind == "multiclass" and data.n_outputs == data.input_features == 98
+    assert data.kind == "multiclass" and data.n_outputs == data.vocab_size == 98
+    assert data.input_features is None and data.x_train.dtype == np.int32
     assert chars.probe_texts(data) == windows[16:16 + tasks.PROBE_SIZE]
     assert data.y_train.shape == (16, 12) and data.y_train.dtype == np.int32
 
@@ -116,8 +118,8 @@ def test_asking_for_more_text_than_the_library_holds_is_a_config_error(monkeypat
 
 def test_the_baseline_is_the_most_frequent_training_character_and_its_unigram_loss():
     config = ExperimentConfig.from_dict({
-        "task": chars_task(n_samples=60, seq_len=20),
-        "model": {"layers": [{"units": 3, "return_sequences": True}]}})
+        "task": chars_task(n_samples=60, seq_len=20), "model": {
+            "embedding": {"output_dim": 2}, "layers": [{"units": 3, "return_sequences": True}]}})
     data = tasks.make(config.task, per_step_targets=True)
     baseline = tasks.trivial_baseline(config, data)
     text, _ = chars.stdlib_text(60 * 20 + 1, 0)
@@ -138,16 +140,35 @@ def test_the_baseline_is_the_most_frequent_training_character_and_its_unigram_lo
 
 
 def test_the_chars_task_travels_in_the_share_link():
-    config = ExperimentConfig.from_dict({"task": chars_task()})
-    assert config.to_query()["task.name"] == "chars"
-    assert ExperimentConfig.from_query(config.to_query()) == (config, [])
+    config = ExperimentConfig.from_dict({"task": chars_task(),
+                                         "model": {"embedding": {"output_dim": 8}}})
+    query = config.to_query()
+    assert query["task.name"] == "chars" and query["model.embedding"] == "output_dim=8"
+    assert ExperimentConfig.from_query(query) == (config, [])
+
+
+def test_the_chars_task_needs_an_embedding_that_takes_all_98_ids():
+    with pytest.raises(ConfigError) as caught:
+        ExperimentConfig.from_dict({"task": chars_task()})
+    assert caught.value.field == "model.embedding" and "character ids" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        ExperimentConfig.from_dict({"task": chars_task(),
+                                    "model": {"embedding": {"output_dim": 4, "input_dim": 97}}})
+    assert caught.value.field == "model.embedding.input_dim" and "98" in str(caught.value)
+    config = ExperimentConfig.from_dict({"task": chars_task(),
+                                         "model": {"embedding": {"output_dim": 4}}})
+    from lstm_explorer import model as model_module
+
+    embedding = model_module.build(config).get_layer("embedding")
+    assert embedding.input_dim == 98 and embedding.output_dim == 4
 
 
 @pytest.mark.parametrize("per_step", [False, True])
 def test_the_exported_script_reads_and_encodes_the_same_text(per_step, tmp_path):
     config = ExperimentConfig.from_dict({
         "task": chars_task(seed=5), "training": {"epochs": 1},
-        "model": {"layers": [{"units": 2, "return_sequences": per_step}]}})
+        "model": {"embedding": {"output_dim": 2},
+                  "layers": [{"units": 2, "return_sequences": per_step}]}})
     path = tmp_path / "script.py"
     path.write_text(codegen.script(config))
     namespace = runpy.run_path(str(path), run_name="__main__")
@@ -160,10 +181,14 @@ def test_the_exported_script_reads_and_encodes_the_same_text(per_step, tmp_path)
 CHAR_PRESETS = [preset for preset in presets.PRESETS if preset.build().task["name"] == "chars"]
 
 
-def test_a_chars_preset_predicts_every_next_character():
+def test_a_chars_preset_predicts_every_next_character_within_the_servers_limits():
+    from lstm_explorer import limits
+
     assert CHAR_PRESETS
     for preset in CHAR_PRESETS:
-        assert preset.build().per_step_targets
+        config = preset.build()
+        assert config.per_step_targets
+        assert limits.check(config, limits.Limits()) == []
 
 
 def test_one_tiny_epoch_of_the_chars_task_trains_and_traces_the_probe_text():
@@ -171,7 +196,8 @@ def test_one_tiny_epoch_of_the_chars_task_trains_and_traces_the_probe_text():
 
     config = ExperimentConfig.from_dict({
         "task": chars_task(n_samples=40), "training": {"epochs": 1},
-        "model": {"layers": [{"units": 4, "return_sequences": True}]}})
+        "model": {"embedding": {"output_dim": 3},
+                  "layers": [{"units": 4, "return_sequences": True}]}})
     result = Trainer(config).run()
     assert result.status == "finished"
     assert result.history["baseline"]["key"] == "val_accuracy"
