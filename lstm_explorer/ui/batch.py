@@ -1,7 +1,7 @@
-"""Sweeps and lab experiments in the background: several runs, one after another.
+"""Sweeps, repeats and lab experiments in the background: several runs, one after another.
 
-"Vary one parameter" (Compare Runs) and the guided experiments (The Lab) train several
-models in a row. Like a single training (`jobs.TrainingJob`), that never happens inside a
+"Vary one parameter" and "Repeat over seeds" (Compare Runs) and the guided experiments
+(The Lab) train several models in a row. Like a single training (`jobs.TrainingJob`), that never happens inside a
 script run: a `BatchJob` runs the library's engine (`sweep.run_configs`,
 `lab.run_experiment`) on a thread of its own and keeps a snapshot (which run, which
 epoch, the runs done so far) that a live fragment reads. Stop only sets a flag; the
@@ -11,6 +11,12 @@ Each session owns at most one batch at a time (`BatchState.job`); across session
 most `state.default_max_running()` batches train at once (`batch_slots`), the others
 wait their turn. When a batch is done, `ExplorerSession.collect` keeps its runs as the
 session's runs (named `run N: ...`), so every page can show them.
+
+Any batch can train each setting over several training seeds (`seeds.repeat_configs`).
+Then the session keeps one run per setting, not per seed: the `seeds.SeedGroup`
+(`Run.group`), named `"..., median of N seeds"`, with the median seed's model and trace.
+Ten seeds of three values are three runs of the session's `MAX_RUNS`, not thirty, and
+what a page draws of the run (its history) is the median over the seeds.
 
 Nothing here imports Streamlit except through `state`; the pure helpers
 (`progress_text`, `run_labels`) are tested without a browser session.
@@ -26,13 +32,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lstm_explorer import lab, sweep
+from lstm_explorer import seeds as seeds_module
 from lstm_explorer.compare import RunSummary
 from lstm_explorer.config import ExperimentConfig
+from lstm_explorer.seeds import SeedGroup
 
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED = (
     "queued", "running", "finished", "stopped", "failed")
 DONE = (FINISHED, STOPPED, FAILED)
-SWEEP, LAB = "sweep", "lab"
+SWEEP, LAB, REPEAT = "sweep", "lab", "repeat"
 
 # `work(on_event, stop, keep_result)` runs the engine and returns (summaries, conclusion).
 Work = Callable[[Callable, threading.Event, Callable], tuple[list[RunSummary], str | None]]
@@ -105,9 +113,11 @@ class BatchJob:
     """Several trainings, one after another, on a background thread.
 
     Args:
-        kind: `"sweep"` or `"lab"`.
-        key: the swept flat key (`"layer.units"`) or the experiment key (`"cells"`).
-        names: the runs' names, in order (what the progress line shows).
+        kind: `"sweep"`, `"repeat"` or `"lab"`.
+        key: the swept flat key (`"layer.units"`), the experiment key (`"cells"`), or
+            the repeated settings' description.
+        names: the runs' names, in order (what the progress line shows): with seeds,
+            one per seed run (`"layer.units=8, seed 1"`).
         work: runs the engine: `work(on_event, stop, keep_result)` returns
             `(summaries, conclusion or None)`; `on_event` takes `sweep.SweepEvent`s,
             `keep_result(measure)` wraps an engine's `measure` so the trained models
@@ -117,16 +127,19 @@ class BatchJob:
         epochs: the epochs override the runs use, if any (shown with the result).
         slots: a semaphore bounding how many batches train at once on the server.
             Default: `None` (no bound).
+        seeds: how many training seeds each setting is trained with. Default: `1`.
     """
 
     def __init__(self, kind: str, key: str, names: Sequence[str], work: Work, *,
                  label: Callable[[RunSummary], str] | None = None,
                  epochs: int | None = None,
-                 slots: threading.Semaphore | None = None):
+                 slots: threading.Semaphore | None = None,
+                 seeds: int = 1):
         self.kind = kind
         self.key = key
         self.names = list(names)
         self.epochs = epochs
+        self.seeds = seeds
         self._work = work
         self._label = label or (lambda summary: summary.name)
         self._slots = slots
@@ -188,8 +201,12 @@ class BatchJob:
                 self.conclusion = conclusion
             trained = len(summaries)
             if self._stop.is_set():
-                self._finish(STOPPED, f"Stopped by request after {trained} of "
+                started = sum(len(getattr(summary, "runs", [summary])) for summary in summaries)
+                self._finish(STOPPED, f"Stopped by request after {started} of "
                                       f"{len(self.names)} runs started.")
+            elif self.seeds > 1:
+                self._finish(FINISHED, f"Trained {len(self.names)} runs: {trained} "
+                                       f"settings over {self.seeds} seeds each.")
             else:
                 self._finish(FINISHED, f"Trained {trained} runs.")
         except Exception as error:  # noqa: BLE001 - a failed batch must say why, not vanish
@@ -244,16 +261,26 @@ class BatchJob:
             return []
         self.collected = True
         with self._lock:
-            pairs = list(zip(self.summaries, self._results))
+            summaries, results = list(self.summaries), list(self._results)
             self._results = []  # the session's runs hold the models from now on
+        if self.seeds > 1:
+            # A batch that failed half-way has the seed runs it finished, not groups yet.
+            summaries = as_groups(summaries)
         kept = []
-        for summary, result in pairs:
+        position = 0  # the results come one per seed run, groups in order
+        for summary in summaries:
+            group = summary if isinstance(summary, SeedGroup) else None
+            count = len(group.runs) if group is not None else 1
+            mine = results[position:position + count]
+            position += count
+            index = median_seed(group) if group is not None else 0
+            result = mine[index] if index < len(mine) else None
             trace = getattr(result, "trace", None)
             arrays = trace.to_arrays() if trace is not None else {}
             config = summary.config if isinstance(summary.config, ExperimentConfig) else \
                 ExperimentConfig.from_dict(summary.config)
             kept.append(explorer.add_run(self._label(summary), config, dict(summary.history),
-                                         arrays, result))
+                                         arrays, result, group=group))
         self.run_names = [run.name for run in kept]
         return kept
 
@@ -267,12 +294,14 @@ class BatchState:
         lab: the latest batch of each lab experiment, by experiment key.
         sweep: the latest "Vary one parameter" batch.
         select: run names the Compare Runs page should select next (a finished sweep).
+        repeat: the latest "Repeat over seeds" batch.
     """
 
     job: BatchJob | None = None
     lab: dict[str, BatchJob] = field(default_factory=dict)
     sweep: BatchJob | None = None
     select: list[str] | None = None
+    repeat: BatchJob | None = None
 
     @property
     def running(self) -> bool:
@@ -283,6 +312,8 @@ class BatchState:
         self.job = job
         if job.kind == LAB:
             self.lab[job.key] = job
+        elif job.kind == REPEAT:
+            self.repeat = job
         else:
             self.sweep = job
         return job.start()
@@ -304,35 +335,161 @@ def state_of(explorer: Any) -> BatchState:
     return explorer.batch
 
 
-# --- the two kinds of batch ----------------------------------------------------------------
+# --- seed groups ----------------------------------------------------------------------------
 
 
-def sweep_job(key: str, configs: Sequence[ExperimentConfig], *,
+def seed_label(summary: RunSummary) -> str:
+    """A run's name in the session: a seed group's says over how many seeds.
+
+    >>> run = lambda seed: RunSummary(f"seed {seed}", None, {"epochs": []})
+    >>> seed_label(SeedGroup.of("layer.units=8", [run(0), run(1)], [0, 1]))
+    'layer.units=8, median of 2 seeds'
+    >>> seed_label(SeedGroup.of("LSTM", [run(3)], [3])), seed_label(run(0))
+    ('LSTM, seed 3', 'seed 0')
+    """
+    if not isinstance(summary, SeedGroup):
+        return summary.name
+    if len(summary.runs) == 1:
+        return f"{summary.name}, seed {summary.seeds[0]}"
+    return f"{summary.name}, median of {len(summary.runs)} seeds"
+
+
+def seed_run_names(named: Sequence[tuple[str, ExperimentConfig]], n: int) -> list[str]:
+    """The progress line's name of every run of `n` seeds per config, in training order,
+    as `seeds.repeat_configs` names them (`"<name>, seed K"`).
+
+    >>> base = ExperimentConfig.default().with_values({"training.seed": 4})
+    >>> seed_run_names([("a", base), ("b", base)], 2)
+    ['a, seed 4', 'a, seed 5', 'b, seed 4', 'b, seed 5']
+    >>> seed_run_names([("a", base)], 1)
+    ['a']
+    """
+    if n == 1:
+        return [name for name, _ in named]
+    return [f"{name}, seed {seed}" if name else f"seed {seed}"
+            for name, config in named for seed in seeds_module.seed_values(config, n)]
+
+
+def median_seed(group: SeedGroup) -> int:
+    """The index of the seed whose final score is nearest the group's median: the one run
+    of the group whose model and trace the session keeps. A seed without a score (it
+    diverged) is chosen only when no seed has one.
+
+    >>> run = lambda seed, loss: RunSummary(f"seed {seed}", None,
+    ...                                     {"epochs": [{"val_loss": loss}]})
+    >>> median_seed(SeedGroup.of("a", [run(0, 0.3), run(1, 0.1), run(2, 0.2)]))
+    2
+    >>> median_seed(SeedGroup.of("a", [run(0, 0.3), run(1, 0.1)]))  # a tie: the first
+    0
+    """
+    score = group.score()
+    centre = score.median if score.median is not None else (
+        score.worst() if score.finite else None)
+    if centre is None:
+        return 0
+    distances = [abs(value - centre) if value is not None else float("inf")
+                 for value in score.values]
+    return distances.index(min(distances))
+
+
+def as_groups(summaries: Sequence[RunSummary]) -> list[RunSummary]:
+    """Seed runs named `"<name>, seed K"` grouped per name into `SeedGroup`s, in order
+    (what a seeded batch that failed half-way finished); groups stay as they are.
+
+    >>> run = lambda name: RunSummary(name, None, {"epochs": []})
+    >>> [(g.name, g.seeds) for g in as_groups([run("a, seed 0"), run("a, seed 1"),
+    ...                                        run("b, seed 0")])]
+    [('a', [0, 1]), ('b', [0])]
+    """
+    out: list[RunSummary] = []
+    pending: dict[str, tuple[list[RunSummary], list[int]]] = {}
+    for summary in summaries:
+        name, marker, seed = summary.name.rpartition(", seed ")
+        if isinstance(summary, SeedGroup) or not marker or not seed.isdigit():
+            out.append(summary)
+            continue
+        if name not in pending:
+            pending[name] = ([], [])
+            out.append(name)  # its place; the group replaces it below
+        pending[name][0].append(summary)
+        pending[name][1].append(int(seed))
+    return [SeedGroup.of(item, *pending[item]) if isinstance(item, str) else item
+            for item in out]
+
+
+# --- the kinds of batch ------------------------------------------------------------------
+
+
+def sweep_job(key: str, configs: Sequence[ExperimentConfig], *, seeds: int = 1,
               slots: threading.Semaphore | None = None) -> BatchJob:
-    """A batch that trains one run per config of a sweep of `key` (from `sweep_configs`)."""
+    """A batch that trains one run per config of a sweep of `key` (from `sweep_configs`).
+
+    Args:
+        key: the swept flat key.
+        configs: one config per value.
+        seeds: training seeds per value; with more than 1, each value's summary is a
+            `seeds.SeedGroup`. Default: `1`.
+        slots: the server's bound on batches at once. Default: `None`.
+    """
     values = [config.get(key) for config in configs]
     named = [(sweep.run_name(key, value), config) for value, config in zip(values, configs)]
 
     def work(on_event, stop, keep_result):
+        if seeds > 1:
+            return seeds_module.repeat_configs(named, seeds, None, on_event,
+                                               measure=keep_result(None), values=values,
+                                               stop=stop), None
         summaries = sweep.run_configs(named, None, on_event, measure=keep_result(None),
                                       values=values, stop=stop)
         return summaries, None
 
-    return BatchJob(SWEEP, key, [name for name, _ in named], work, slots=slots)
+    return BatchJob(SWEEP, key, seed_run_names(named, seeds), work, slots=slots,
+                    label=seed_label, seeds=seeds)
 
 
-def lab_job(experiment: lab.Experiment, *, epochs: int | None = None,
+def repeat_job(config: ExperimentConfig, n: int, name: str, *,
+               slots: threading.Semaphore | None = None) -> BatchJob:
+    """A batch that trains one config once per seed (`seeds.repeat_configs`) and states
+    the verdict over the seeds (`seeds.verdict`) as its conclusion.
+
+    Args:
+        config: the settings; its `training.seed` is the first seed.
+        n: how many seeds, 2 to `seeds.MAX_SEEDS`.
+        name: the group's name, e.g. `"lstm 32 on adding"`.
+        slots: the server's bound on batches at once. Default: `None`.
+    """
+    named = [(name, config)]
+
+    def work(on_event, stop, keep_result):
+        groups = seeds_module.repeat_configs(named, n, None, on_event,
+                                             measure=keep_result(None), stop=stop)
+        return groups, (seeds_module.verdict(groups[0]) if groups else None)
+
+    return BatchJob(REPEAT, name, seed_run_names(named, n), work, slots=slots,
+                    label=seed_label, seeds=n)
+
+
+def lab_job(experiment: lab.Experiment, *, epochs: int | None = None, seeds: int = 1,
             slots: threading.Semaphore | None = None) -> BatchJob:
-    """A batch that runs one guided experiment and concludes from its runs."""
+    """A batch that runs one guided experiment and concludes from its runs.
+
+    Args:
+        experiment: the experiment.
+        epochs: overrides every run's epochs. Default: `None`.
+        seeds: training seeds per variant (`lab.run_experiment(seeds=...)`); the Lab
+            passes the experiment's own `seeds` unless the person changed it.
+            Default: `1`.
+        slots: the server's bound on batches at once. Default: `None`.
+    """
     number = run_number(experiment)
 
     def work(on_event, stop, keep_result):
         keeping = dataclasses.replace(experiment, measure=keep_result(experiment.measure))
-        return lab.run_experiment(keeping, on_event, epochs=epochs, stop=stop)
+        return lab.run_experiment(keeping, on_event, epochs=epochs, stop=stop, seeds=seeds)
 
-    return BatchJob(LAB, experiment.key, [name for name, _ in experiment.variants], work,
-                    label=lambda summary: f"{summary.name} (lab {number})", epochs=epochs,
-                    slots=slots)
+    return BatchJob(LAB, experiment.key, seed_run_names(experiment.configs(epochs), seeds),
+                    work, label=lambda summary: f"{seed_label(summary)} (lab {number})",
+                    epochs=epochs, slots=slots, seeds=seeds)
 
 
 def run_number(experiment: lab.Experiment) -> int:

@@ -1,5 +1,5 @@
 """What the Compare Runs and Lab pages share about batches: the server-wide bound, the
-live progress line, Stop, and how a batch ended."""
+live progress line, Stop, how a batch ended, and how a result over seeds reads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 
 import streamlit as st
 
+from lstm_explorer.seeds import SeedGroup
 from lstm_explorer.ui import batch, panels
 from lstm_explorer.ui.batch import BatchJob, BatchState
 from lstm_explorer.ui.state import ExplorerSession, default_max_running
@@ -35,15 +36,18 @@ def busy_reason(explorer: ExplorerSession, state: BatchState, kind: str) -> str:
     """Why a new sweep or experiment cannot start now (empty when it can).
 
     Args:
-        kind: what the page would start, `"sweep"` or `"lab"`.
+        kind: what the page would start, `"sweep"`, `"repeat"` or `"lab"`.
     """
     if state.running and state.job is not None:
         if state.job.kind == batch.LAB:
-            where = "The Lab is running an experiment" if kind == batch.SWEEP else \
-                "An experiment is running"
+            where = "An experiment is running" if kind == batch.LAB else \
+                "The Lab is running an experiment"
             return f"{where}; wait for it to finish, or press its Stop."
-        where = "A sweep (Vary one parameter, on Compare Runs)" if kind == batch.LAB else \
-            "A sweep"
+        if state.job.kind == batch.REPEAT:
+            where = "A repeat over seeds" + (" (on Compare Runs)" if kind == batch.LAB else "")
+        else:
+            where = "A sweep" + (" (Vary one parameter, on Compare Runs)"
+                                 if kind == batch.LAB else "")
         return f"{where} is running; wait for it to finish, or press its Stop."
     if explorer.running:
         return ("A training started on Build & Train is running; start this when it has "
@@ -80,3 +84,9 @@ def ending_panel(job: BatchJob) -> None:
         ends = "Its curves end" if len(diverged) == 1 else "Their curves end"
         st.caption("Diverged (the loss became NaN or infinite): " + ", ".join(diverged)
                    + f". {ends} where the numbers overflowed.")
+    # A group's median run can finish while some of its seeds diverged or stopped.
+    problems = [f"{summary.name}: {problem}" for summary in job.summaries
+                if isinstance(summary, SeedGroup) and summary.status != "diverged"
+                for problem in summary.problems]
+    if problems:
+        st.caption("Over the seeds: " + "; ".join(problems) + ".")

@@ -3,27 +3,33 @@
 
 The figures and the table come from `compare.py`; the sweep is `sweep.parse_vary`,
 `sweep.sweep_configs` and `sweep.run_configs`, run in the background by `ui.batch`.
+With "Seeds per value" above 1 each value is trained once per seed
+(`seeds.repeat_configs`): its run is the median of its seeds, drawn with a band, and
+the table's result row and conclusion say whether the values differ by more than the
+spread between seeds. "Repeat over seeds" (`seeds_view`) does the same for one setting.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
-from lstm_explorer import compare, figures, params, sweep
+from lstm_explorer import compare, figures, params, seeds, sweep
 from lstm_explorer import model as model_module
 from lstm_explorer.compare import RunSummary
 from lstm_explorer.config import ExperimentConfig, format_text, param_for_key
 from lstm_explorer.errors import ConfigError
-from lstm_explorer.ui import batch, batch_view, folder_runs, panels
+from lstm_explorer.ui import batch, batch_view, folder_runs, panels, seeds_view
 from lstm_explorer.ui.state import MAX_RUNS, ExplorerSession, Run, describe_config, session
 
 RUNS_KEY = "compare_runs"
 LAYER_KEY = "compare_layer"
 KNOWN_KEY = "compare_known_runs"
-VARY_KEY, VALUES_KEY = "vary_key", "vary_values"
+VARY_KEY, VALUES_KEY, SEEDS_KEY = "vary_key", "vary_values", "vary_seeds"
 RUN_BUTTON, STOP_BUTTON = "vary_run", "vary_stop"
 FIGURES = ("loss_curves", "gradient_flow", "step0_gradient", "saturation")
 
@@ -243,7 +249,80 @@ def folder_run(entry: Any) -> Run:
 
 
 def summaries_of(runs: Sequence[Run]) -> list[RunSummary]:
-    return [RunSummary(run.name, run.config, run.history) for run in runs]
+    """The runs as the comparison reads them: a run over several seeds as its
+    `seeds.SeedGroup` (under the session's name), so the figures draw its spread."""
+    return [dataclasses.replace(run.group, name=run.name) if run.group is not None
+            else RunSummary(run.name, run.config, run.history) for run in runs]
+
+
+def sentence_names(names: Sequence[str]) -> list[str]:
+    """Shorter run names for the conclusion's sentence, which names each run twice or
+    more and says over how many seeds itself: `"run 3: layer.units=8, median of 2
+    seeds"` is `"layer.units=8"` there, unless that would name two runs alike.
+
+    >>> sentence_names(["run 1: layer.units=2, median of 2 seeds", "run 2: layer.units=3"])
+    ['layer.units=2', 'layer.units=3']
+    >>> sentence_names(["run 1: lstm 4 on adding", "run 2: lstm 4 on adding, median of 5 seeds"])
+    ['run 1 (lstm 4 on adding)', 'run 2 (lstm 4 on adding)']
+    """
+    parts = []
+    for name in names:
+        head, colon, label = name.partition(": ")
+        if not (colon and head.startswith("run ")):
+            head, label = "", name
+        label = re.sub(r", median of \d+ seeds|, seed \d+", "", label)
+        parts.append((head, label))
+    labels = [label for _, label in parts]
+    if len(set(labels)) == len(labels):
+        return labels
+    shorter = [f"{head} ({label})" if head else label for head, label in parts]
+    return shorter if len(set(shorter)) == len(shorter) else list(names)
+
+
+def what_differs(summaries: Sequence[RunSummary]) -> dict[str, Any]:
+    """The "What differs" table of 2 to 6 runs and its conclusion over seeds.
+
+    The settings that differ among the runs whose settings are known (a model of one's
+    own has none), then the result row of `compare.difference_table`: each run's final
+    score, as median (min–max) for a run over several seeds.
+
+    Returns:
+        `{"header": ["parameter", "setting", *names], "rows": [[...], ...],
+        "settings": number of setting rows, "conclusion": str, "beyond_spread":
+        True | False | None}`.
+
+    Example:
+
+    >>> from lstm_explorer.seeds import SeedGroup
+    >>> base = ExperimentConfig.default()
+    >>> def group(name, config, losses):
+    ...     return SeedGroup.of(name, [RunSummary(f"{name}, seed {s}", config,
+    ...                         {"epochs": [{"val_loss": v}]}) for s, v in enumerate(losses)])
+    >>> table = what_differs([group("a", base, [0.1, 0.2]),
+    ...                       group("b", base.with_values({"layer.units": 8}), [0.15, 0.3])])
+    >>> table["rows"]
+    [['layer1.units', 'Units', '32', '8'], ['result', 'final validation loss, median (min–max) over 2 seeds', '0.15 (0.1–0.2)', '0.225 (0.15–0.3)']]
+    >>> table["beyond_spread"], "may be one seed's luck" in table["conclusion"]
+    (False, True)
+    >>> table["conclusion"].split(":")[1]
+    ' a 0.15 (0.1–0.2); b 0.225 (0.15–0.3). The ranges of a and b overlap'
+    """
+    names = [summary.name for summary in summaries]
+    known = [summary for summary in summaries if summary.config is not None]
+    rows = []
+    if len(known) >= 2:
+        settings = differences_table([summary.config for summary in known],
+                                     [summary.name for summary in known])
+        rows = [[row["parameter"], row["setting"],
+                 *[row.get(name, compare._MISSING) for name in names]] for row in settings]
+    short = sentence_names(names)
+    table = compare.difference_table([dataclasses.replace(summary, name=name)
+                                      for summary, name in zip(summaries, short)])
+    result = table["rows"][-1]
+    return {"header": ["parameter", "setting", *names],
+            "rows": rows + [[result["key"], result["label"], *result["values"]]],
+            "settings": len(rows), "conclusion": table["conclusion"],
+            "beyond_spread": table["beyond_spread"]}
 
 
 def run_layers(runs: Sequence[Run]) -> list[str]:
@@ -285,6 +364,7 @@ def page() -> None:
     batch_view.collect(explorer)
     state = batch.state_of(explorer)
     vary_section(explorer, state)
+    seeds_view.repeat_section(explorer, state)
     comparison_section(explorer, state)
 
 
@@ -306,7 +386,7 @@ def vary_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
             st.session_state[VARY_KEY] = "layer.units"
         if VALUES_KEY not in st.session_state:
             st.session_state[VALUES_KEY] = example_values(st.session_state[VARY_KEY], config)
-        pick, type_values = st.columns([2, 3])
+        pick, type_values, seeds_column = st.columns([2, 2.4, 1])
         key = pick.selectbox("Parameter", keys, format_func=vary_label, key=VARY_KEY,
                              on_change=_new_key_values,
                              help="Any setting of the parameter registry. A layer argument "
@@ -314,10 +394,15 @@ def vary_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
         text = type_values.text_input("Values (comma separated)", key=VALUES_KEY,
                                       help=VALUES_HELP,
                                       placeholder=example_values(key, config) or "e.g. 1,2")
+        with seeds_column:
+            per_value = seeds_view.seeds_input(SEEDS_KEY, "Seeds per value")
         param = param_for_key(key)
         current = format_text(param, config.get(_first(key)))
         base = (f"Base: {describe_config(config)}, {config.training['epochs']} epochs per "
                 f"run; {key} is {current} there.")
+        if per_value > 1:
+            base += (f" Each value is trained over {per_value} seeds (one run per value "
+                     f"and seed), shown as the median of its seeds with their spread.")
         context = config.task["name"] if param.section == "task" else config.model["cell"]
         if not param.applies(context):
             base += (f" Note: {key} only matters for {' or '.join(param.applies_to)}, not "
@@ -344,10 +429,13 @@ def vary_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
         if start:
             try:
                 configs = plan_sweep(config, key, text, gpu_present=panels.gpu_present())
+                for built in configs:
+                    seeds.seed_values(built, per_value, "Seeds per value")
             except ConfigError as error:
                 st.error(error_text(error), icon=":material/error:")
             else:
-                state.start(batch.sweep_job(key, configs, slots=batch_view.batch_slots()))
+                state.start(batch.sweep_job(key, configs, seeds=per_value,
+                                            slots=batch_view.batch_slots()))
                 st.rerun()
         if running:
             batch_view.live_progress(sweep_job)
@@ -404,22 +492,27 @@ def comparison_section(explorer: ExplorerSession, state: batch.BatchState) -> No
     if len(layers) > 1:
         layer = st.selectbox("Layer", layers, format_func=panels.layer_label, key=LAYER_KEY)
 
-    st.markdown("**What differs** between these runs (every other setting is the same):")
+    st.markdown("**What differs** between these runs (every other setting is the same), "
+                "and how they ended:")
     with_config = [run for run in selected if run.config is not None]
-    rows = differences_table([run.config for run in with_config],
-                             [run.name for run in with_config]) if with_config else []
     for run in selected:
         if run.config is None:
             what = listed[run.name].label if run.name in listed else ""
             st.caption(f"**{run.name}** is a model of your own"
                        + (f" ({what})" if what else "")
                        + ": it has no explorer settings to set side by side.")
-    if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
-    elif len(with_config) >= 2:
-        st.caption("Nothing: these runs have the same settings, seed included, so they "
-                   "differ only by what the machine does in a different order (or not at "
-                   "all).")
+    summaries = summaries_of(selected)
+    table = what_differs(summaries)
+    if not table["settings"] and len(with_config) >= 2:
+        over = any(run.group is not None for run in selected)
+        st.caption("No setting differs: " + (
+            "these runs have the same settings, the first seed included." if over else
+            "these runs have the same settings, seed included, so they differ only by "
+            "what the machine does in a different order (or not at all)."))
+    # A Markdown table, not a data grid: it wraps long run names, and its text can be
+    # read (and copied) like the conclusion under it.
+    st.markdown(panels.markdown_table(table["header"], table["rows"]))
+    seeds_view.spread_box(table["conclusion"], table["beyond_spread"])
 
     # Run names are numbered and never reused in a session, so they identify the data.
     # A folder run's version changes with its files (a run another process still writes).

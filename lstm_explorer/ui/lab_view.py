@@ -1,21 +1,37 @@
 """The Lab: the seven guided experiments of `lab.EXPERIMENTS`, each one click.
 
-Each experiment has a tab: its title, what to look for, Run and Stop. While it runs, a
-progress line (run 2 of 3, epoch 4 of 10); when done, the conclusion that
-`lab.run_experiment` computed from the measured numbers, then the figures the experiment
-names. Its runs join the session's runs, so Compare Runs, Gradient Flow and Inside the
-Cell can open them.
+Each experiment has a tab: its title, what to look for, Seeds, Run and Stop. Run trains
+each variant over the experiment's own number of seeds (`Experiment.seeds`, what its
+time budget allows) unless the Seeds box says otherwise; the plan above says how long
+that usually takes. While it runs, a progress line (run 2 of 9, epoch 4 of 10); when
+done, the conclusion that `lab.run_experiment` computed from the measured numbers (over
+the seeds: the medians, and whether the variants differ by more than the spread between
+seeds), each seed's outcome, then the figures the experiment names, with bands over the
+seeds. Its runs (one per variant) join the session's runs, so Compare Runs, Gradient
+Flow and Inside the Cell can open them.
 """
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
-from lstm_explorer import compare, lab
-from lstm_explorer.ui import batch, batch_view, panels
+from lstm_explorer import compare, lab, limits
+from lstm_explorer.seeds import SeedGroup
+from lstm_explorer.ui import batch, batch_view, panels, seeds_view
 from lstm_explorer.ui.state import ExplorerSession, session
 
 EPOCHS_KEY = "lab_epochs"
+SEEDS_KEY = "lab_seeds_{key}"  # one box per experiment
+LAB_SEEDS_HELP = (
+    "Each variant is trained once per training seed, from the experiment's own "
+    "(consecutive). A seed draws the initial weights, the dropout masks and the order of "
+    "the training batches; the data stay the same. The conclusion then reads each "
+    "variant's median run and says whether the variants differ by more than the spread "
+    "between seeds, and which seeds learned. The default is what the experiment's time "
+    "budget (about a minute on a 2-core CPU) allows; more seeds take proportionally "
+    "longer.")
 # Tab labels: the experiments' titles are too long for a row of seven tabs.
 SHORT_TITLES = {
     "cells": "SimpleRNN vs GRU vs LSTM",
@@ -37,23 +53,75 @@ def tab_label(number: int, experiment: lab.Experiment) -> str:
     return f"{number} · {SHORT_TITLES.get(experiment.key, experiment.title)}"
 
 
-def plan_text(experiment: lab.Experiment, epochs: int | None = None) -> str:
-    """What pressing Run will do: the runs, the epochs, the usual time.
+def estimate_seconds(experiment: lab.Experiment, seeds: int | None = None,
+                     epochs: int | None = None) -> float | None:
+    """The usual wall time of a Run: the experiment's measured `seconds` (over its own
+    seeds and epochs) scaled to `seeds` seeds and `epochs` epochs; `None` when unmeasured.
+
+    Each seed is a whole training of every variant, so the time grows in proportion;
+    fewer epochs shorten each training about in proportion (making the data and the
+    model takes a little more than that share).
+
+    >>> estimate_seconds(lab.get("cells")), estimate_seconds(lab.get("cells"), seeds=6)
+    (59.5, 119.0)
+    >>> estimate_seconds(lab.get("cells"), seeds=1, epochs=5)
+    9.916666666666666
+    """
+    if not experiment.seconds:
+        return None
+    seeds = experiment.seeds if seeds is None else seeds
+    seconds = experiment.seconds * seeds / experiment.seeds
+    own = experiment.base_config().training["epochs"]
+    varied = any("training.epochs" in values for _, values in experiment.variants)
+    if epochs is not None and not varied:
+        seconds *= epochs / own
+    return seconds
+
+
+def max_seeds(experiment: lab.Experiment, limit_seconds: float | None = None) -> int:
+    """The most seeds the Seeds box offers: what fits in the server's time limit of one
+    training (`LSTM_EXPLORER_MAX_TRAINING_MINUTES`) at the experiment's usual time per
+    seed, at most `seeds_view.MAX_APP_SEEDS`, at least the experiment's own.
+
+    >>> max_seeds(lab.get("cells")), max_seeds(lab.get("cells"), limit_seconds=60)
+    (10, 3)
+    """
+    limit = limits.current().training_seconds if limit_seconds is None else limit_seconds
+    per_seed = estimate_seconds(experiment, 1)
+    fits = math.floor(limit / per_seed) if per_seed else seeds_view.MAX_APP_SEEDS
+    return max(experiment.seeds, min(seeds_view.MAX_APP_SEEDS, fits))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def plan_text(experiment: lab.Experiment, epochs: int | None = None,
+              seeds: int | None = None) -> str:
+    """What pressing Run will do: the runs, the seeds, the epochs, the usual time.
 
     >>> plan_text(lab.get("cells"))
-    '3 runs (SimpleRNN, GRU, LSTM), 10 epochs each; about 43 s on a 2-core CPU.'
-    >>> plan_text(lab.get("exploding"), epochs=2)
-    '2 runs (No clipping, With clipnorm=1.0), 2 epochs each (the experiment has 6).'
+    '3 runs (SimpleRNN, GRU, LSTM) × 3 seeds, 10 epochs each; about 60 s on a 2-core CPU.'
+    >>> plan_text(lab.get("cells"), seeds=1)
+    '3 runs (SimpleRNN, GRU, LSTM), 10 epochs each; about 20 s on a 2-core CPU.'
+    >>> plan_text(lab.get("exploding"), epochs=2, seeds=5)
+    '2 runs (No clipping, With clipnorm=1.0) × 5 seeds, 2 epochs each (the experiment has 6); about 12 s on a 2-core CPU.'
     """
+    seeds = experiment.seeds if seeds is None else seeds
     names = [name for name, _ in experiment.variants]
     own = experiment.base_config().training["epochs"]
     varied = any("training.epochs" in values for _, values in experiment.variants)
-    text = f"{len(names)} runs ({', '.join(names)}), "
-    if epochs is not None and epochs != own:
-        return text + f"{epochs} epochs each (the experiment has {own})."
-    text += "epochs as set per run" if varied else f"{own} epochs each"
-    if experiment.seconds:
-        text += f"; about {experiment.seconds:.0f} s on a 2-core CPU"
+    text = f"{len(names)} runs ({', '.join(names)})"
+    text += f" × {seeds} seeds, " if seeds > 1 else ", "
+    if epochs is not None and epochs != own and not varied:
+        text += f"{epochs} epochs each (the experiment has {own})"
+    elif epochs is not None and varied:
+        text += f"{epochs} epochs each (the experiment sets them per run)"
+    else:
+        text += "epochs as set per run" if varied else f"{own} epochs each"
+    seconds = estimate_seconds(experiment, seeds, epochs)
+    if seconds:
+        text += f"; about {_duration(seconds)} on a 2-core CPU"
     return text + "."
 
 
@@ -92,14 +160,24 @@ def page() -> None:
 def experiment_panel(explorer: ExplorerSession, state: batch.BatchState, number: int,
                      experiment: lab.Experiment, epochs: int | None) -> None:
     """One experiment: what it is, Run and Stop, its progress or its result."""
+    seeds_key = SEEDS_KEY.format(key=experiment.key)
+    most = max_seeds(experiment)
     st.subheader(f"{number}. {experiment.title}")
-    st.caption(plan_text(experiment, epochs))
+    # The plan is drawn above the Seeds box and reads the box's value as it stands
+    # (a change of the box reruns the page with the new value already in place).
+    shown = st.session_state.get(seeds_key, experiment.seeds)
+    st.caption(plan_text(experiment, epochs, min(max(int(shown), 1), most)))
     st.markdown(f"**What to look for.** {experiment.look_for}")
 
     job = state.lab.get(experiment.key)
     running = job is not None and state.job is job and state.running
     busy = batch_view.busy_reason(explorer, state, batch.LAB)
-    run_column, stop_column, open_column, note_column = st.columns([1, 1, 1.7, 2.3])
+    seeds_column, run_column, stop_column, open_column, note_column = st.columns(
+        [0.9, 1, 1, 1.7, 1.6], vertical_alignment="bottom")
+    with seeds_column:
+        count = seeds_view.seeds_input(
+            seeds_key, "Seeds", maximum=most, default=experiment.seeds,
+            help_text=LAB_SEEDS_HELP + f" At most {most} here.")
     start = run_column.button("Run", type="primary", icon=":material/play_arrow:",
                               key=f"lab_run_{experiment.key}", disabled=bool(busy),
                               width="stretch")
@@ -121,7 +199,8 @@ def experiment_panel(explorer: ExplorerSession, state: batch.BatchState, number:
         job.stop()
         st.rerun()
     if start:
-        state.start(batch.lab_job(experiment, epochs=epochs, slots=batch_view.batch_slots()))
+        state.start(batch.lab_job(experiment, epochs=epochs, seeds=count,
+                                  slots=batch_view.batch_slots()))
         st.rerun()
     if running:
         batch_view.live_progress(job)
@@ -141,6 +220,10 @@ def result_panel(experiment: lab.Experiment, job: batch.BatchJob) -> None:
         st.success(f"**What the runs measured.** {job.conclusion}"
                    + (f"\n\n*{(shortened + partial).strip()}*" if shortened or partial else ""),
                    icon=":material/lightbulb:")
+    groups = [summary for summary in job.summaries
+              if isinstance(summary, SeedGroup) and len(summary.runs) > 1]
+    if groups:
+        seeds_view.outcome_table(groups, "Which seeds learned")
     batch_view.ending_panel(job)
     if job.run_names:
         left, right = st.columns([3, 1])

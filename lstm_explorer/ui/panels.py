@@ -18,7 +18,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from lstm_explorer import figures, limits, readings, tasks
+from lstm_explorer import figures, limits, readings, seeds, tasks
 from lstm_explorer.config import ExperimentConfig, flat_field
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.jobs import (
@@ -396,11 +396,16 @@ def status_panel(status: str, message: str) -> None:
 
 
 def run_panel(run: Run) -> None:
-    """How the latest run ended, its verdict, and the line that names what trained."""
+    """How the latest run ended, its verdict, and the line that names what trained.
+
+    A run over several seeds gets the verdict over its seeds (`seeds.verdict`); a
+    single run a way to repeat it over seeds, since another seed can go otherwise.
+    """
     status = run.history.get("status", "")
     message = run.history.get("message", "")
-    reading = readings.verdict(run.config, run.history) if status in (FINISHED,
-                                                                      STOPPED) else ""
+    over_seeds = run.group is not None and len(run.group.runs) > 1
+    reading = "" if status not in (FINISHED, STOPPED) else (
+        seeds.verdict(run.group) if over_seeds else readings.verdict(run.config, run.history))
     if status == FINISHED and readings.run_level(run.history) == readings.LEARNED:
         st.success(f"**{message}** {reading}", icon=":material/school:")
     elif status == FINISHED and reading:
@@ -409,7 +414,19 @@ def run_panel(run: Run) -> None:
         st.info(f"{message} {reading}".strip(), icon=":material/pause_circle:")
     else:
         status_panel(status, message)
-    st.caption(run_line(run))
+    if status not in (FINISHED, STOPPED) or over_seeds:
+        st.caption(run_line(run))
+        return
+    # Beside the line, not under it: the bar stays one line high, so the first chart
+    # still fits under it at 1280×720.
+    line, link = st.columns([2.6, 1.2], vertical_alignment="center")
+    line.caption(run_line(run))
+    link.page_link("pages/compare_runs.py", label="Repeat over seeds",
+                   icon=":material/replay:",
+                   help="One training seed can mislead: another (other initial weights, "
+                        "dropout masks and batch order) can end otherwise. On Compare "
+                        "Runs, Repeat over seeds trains this run's settings once per seed "
+                        "and shows the median, the spread and the verdict over the seeds.")
 
 
 def run_line(run: Run) -> str:

@@ -42,6 +42,10 @@ class Run:
         history: `{"epochs": [...], "status": ..., "message": ...}`.
         arrays: the last trace of the probe batch as trace.npz arrays (may be empty).
         result: the `training.TrainingResult` (model, data, traces).
+        group: the `seeds.SeedGroup` when the run stands for one setting trained over
+            several seeds: then `history` is the group's median run, and `arrays` and
+            `result` are the median seed's (the one model kept of the group, so that a
+            repeat over ten seeds costs the session one run). Default: `None`.
     """
 
     name: str
@@ -49,6 +53,7 @@ class Run:
     history: dict
     arrays: dict
     result: Any = None
+    group: Any = None
 
 
 @dataclass
@@ -200,12 +205,13 @@ class ExplorerSession:
                             arrays, result)
 
     def add_run(self, label: str, config: ExperimentConfig, history: dict, arrays: dict,
-                result: Any = None) -> Run:
+                result: Any = None, group: Any = None) -> Run:
         """Keep a finished training as the next numbered run, `"run N: label"`; beyond
-        `MAX_RUNS` the oldest is dropped, with a notice that says so."""
+        `MAX_RUNS` the oldest is dropped, with a notice that says so. A seed group
+        (`group`) is one run here, whatever its number of seeds."""
         number = _run_number(self.runs[-1]) + 1 if self.runs else 1
         run = Run(name=f"run {number}: {label}", config=config, history=history,
-                  arrays=arrays, result=result)
+                  arrays=arrays, result=result, group=group)
         self.runs.append(run)
         if len(self.runs) > MAX_RUNS:
             dropped = self.runs.pop(0)
