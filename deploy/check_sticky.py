@@ -7,6 +7,11 @@ several browser sessions (Playwright contexts, each its own cookie jar) through 
 and in each: opens a share link, switches pages, changes a setting, reloads. Every read
 of the process id must give the same backend, the session's settings must survive, and
 the sessions must spread over both backends.
+
+Then the class room (`room_check`): both processes share one room store (a SQLite file,
+`LSTM_EXPLORER_ROOMS_DB`, as on one machine in production). A teacher served by one
+process opens a room; a student served by the other opens the teacher's link, trains a
+tiny model and sends the run; the teacher's class view, not reloaded, must show it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from tests.e2e.server import app_server, free_port, launch_browser, wait_idle  #
 
 TEMPLATE = ROOT / "deploy" / "nginx.conf"
 PROCESS = re.compile(r"Server process (\d+)")
+MAIN = '[data-testid="stMainBlockContainer"]'
+# The student's training: a few seconds on two busy cores.
+TINY_RUN = "task.seq_len=6&task.n_samples=64&training.epochs=1&layer1.units=3"
+STUDENT_NAME = "Student on the other process"
 
 
 def nginx_config(backends: list[str], port: int, prefix: Path, sticky: bool = True) -> str:
@@ -96,12 +105,84 @@ def switch(page, title: str) -> None:
     wait_idle(page, timeout=120)
 
 
+def room_check(browser, proxy: str, pids: dict[int, str], tries: int = 12) -> list[str]:
+    """A teacher on one process, a student on the other, one room: the student's run
+    must reach the teacher's page. Returns what failed (nothing when it worked)."""
+    from playwright.sync_api import expect
+
+    contexts = []
+    try:
+        teacher_context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(teacher_context)
+        teacher = teacher_context.new_page()
+        open_page(teacher, f"{proxy}/class_room?{TINY_RUN}")
+        teacher_pid = process_id(teacher)
+        teacher.locator(MAIN).get_by_role("button", name="Open a room").click()
+        teacher.get_by_text("Students joined").wait_for(timeout=60_000)
+        wait_idle(teacher, timeout=120)
+        link = teacher.get_by_test_id("stCode").inner_text().strip()
+        code = re.search(r"room=([0-9A-Z-]+)", link).group(1)
+        print(f"room {code} opened by a teacher on process {teacher_pid}; the students' "
+              f"link: {link}")
+        if not link.startswith(proxy):
+            return [f"room: the students' link {link} does not go through nginx ({proxy})"]
+
+        # A student's browser on the other process: the route cookie of its first page
+        # decides, so the process is known before the room is joined.
+        student = student_pid = None
+        for _ in range(tries):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            contexts.append(context)
+            page = context.new_page()
+            open_page(page, f"{proxy}/")
+            pid = process_id(page)
+            if pid != teacher_pid:
+                student, student_pid = page, pid
+                break
+            context.close()
+            contexts.remove(context)
+        if student is None:
+            return [f"room: no student session landed on the other process in {tries} tries"]
+        open_page(student, link)
+        student.get_by_text(f"You are in class room {code}", exact=False).first.wait_for(
+            timeout=60_000)
+        student.locator(MAIN).get_by_role("button", name="Train").click()
+        student.locator(MAIN).get_by_text("Finished 1 epoch", exact=False).first.wait_for(
+            timeout=300_000)
+        wait_idle(student, timeout=120)
+        student.locator(MAIN).get_by_label("Your name for the class", exact=True).fill(
+            STUDENT_NAME)
+        student.locator(MAIN).get_by_role("button", name="Send to class").click()
+        student.get_by_text(f"Sent to class room {code}", exact=False).first.wait_for(
+            timeout=60_000)
+        sent = time.monotonic()
+
+        received = teacher.get_by_test_id("stMetric").filter(has_text="Runs received")
+        expect(received.get_by_test_id("stMetricValue")).to_have_text("1", timeout=60_000)
+        expect(teacher.locator(MAIN).get_by_text(STUDENT_NAME, exact=True).first).to_be_visible(
+            timeout=30_000)
+        seen = time.monotonic() - sent
+        failures = []
+        if {process_id(teacher), process_id(student)} != {teacher_pid, student_pid}:
+            failures.append("room: the teacher or the student moved to another process")
+        print(f"room {code}: teacher on process {teacher_pid}, student on process "
+              f"{student_pid}; the student's run on the teacher's page {seen:.1f} s after "
+              "it was sent, without a reload")
+        return failures
+    finally:
+        for context in contexts:
+            context.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nginx", default="nginx")
     parser.add_argument("--sessions", type=int, default=8,
                         help="browser sessions to open at first (more are opened, up to "
                              "twice as many, until both backends have one)")
+    parser.add_argument("--no-room", action="store_true",
+                        help="skip the class room check (a teacher on one process, a "
+                             "student on the other, one room)")
     parser.add_argument("--round-robin", action="store_true",
                         help="the control: a random backend per request instead of the "
                              "sticky hash; the check must then fail")
@@ -111,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     with contextlib.ExitStack() as stack:
         started = time.monotonic()
-        urls = [stack.enter_context(app_server(timeout=180)) for _ in range(2)]
+        # One room store for both processes, as on one machine in production.
+        rooms = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lstm-rooms-")))
+        env = {"LSTM_EXPLORER_ROOMS_DB": f"sqlite:///{rooms}/rooms.sqlite3"}
+        urls = [stack.enter_context(app_server(timeout=180, env=env)) for _ in range(2)]
         print(f"backends up in {time.monotonic() - started:.0f} s: {', '.join(urls)}")
         playwright = stack.enter_context(sync_playwright())
         browser = launch_browser(playwright)
@@ -174,9 +258,18 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{pid}: {sum(s[3][0] == pid for s in sessions)}" for pid in pids))
         if used != set(pids):
             failures.append(f"every session went to the same backend ({used})")
+        if arguments.round_robin:
+            print("room check skipped: the control moves sessions between processes")
+        elif not arguments.no_room:
+            failures += room_check(browser, proxy, pids)
     for failure in failures:
         print("FAIL:", failure)
-    print("PASS: every session stayed on its process" if not failures else "FAILED")
+    if not failures:
+        print("PASS: every session stayed on its process")
+        if not (arguments.round_robin or arguments.no_room):
+            print("PASS: one class room shared by both processes")
+    else:
+        print("FAILED")
     return 1 if failures else 0
 
 

@@ -2,9 +2,11 @@
 
 Runs deploy/check_sticky.py for real (two `streamlit run` processes, nginx on loopback,
 browser sessions through it), and its control: with the sticky hash taken out of the
-config, the same check must catch sessions moving between processes.
+config, the same check must catch sessions moving between processes. The real run also
+shares one class room between the processes: a teacher on one, a student on the other.
 """
 
+import re
 import shutil
 
 import pytest
@@ -19,6 +21,11 @@ def test_nginx_config_keeps_every_session_on_its_process(capsys):
     report = capsys.readouterr().out
     assert "PASS: every session stayed on its process" in report
     assert "over 2 of 2 backends" in report
+    # The class room: the student's run, sent through one process, on the teacher's page
+    # served by the other.
+    assert "PASS: one class room shared by both processes" in report
+    room = re.search(r"room (\S+): teacher on process (\d+), student on process (\d+)", report)
+    assert room is not None and room.group(2) != room.group(3), report
 
 
 def test_check_catches_sessions_moving_when_a_random_backend_replaces_the_hash(capsys):
