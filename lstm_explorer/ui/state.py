@@ -23,7 +23,7 @@ from typing import Any
 
 import streamlit as st
 
-from lstm_explorer import limits
+from lstm_explorer import limits, tasks
 from lstm_explorer.config import ExperimentConfig
 from lstm_explorer.errors import ConfigError
 from lstm_explorer.jobs import JobQueue, TrainingJob
@@ -222,16 +222,20 @@ class ExplorerSession:
 
 
 def task_needs(config: ExperimentConfig, task: str) -> dict[str, Any]:
-    """What switching to a task also needs: an Embedding for tokens, none otherwise.
+    """What switching to a task also needs: an Embedding for the tasks that feed ids
+    (tokens, chars: `tasks.needs_embedding`), none for the others.
 
     >>> task_needs(ExperimentConfig.default(), "tokens")
+    {'model.embedding': {'output_dim': 64}}
+    >>> task_needs(ExperimentConfig.default(), "chars")
     {'model.embedding': {'output_dim': 64}}
     >>> task_needs(ExperimentConfig.default(), "recall")
     {}
     """
-    if task == "tokens" and config.model["embedding"] is None:
+    needed = tasks.needs_embedding(task)
+    if needed and config.model["embedding"] is None:
         return {"model.embedding": {"output_dim": 64}}
-    if task != "tokens" and config.model["embedding"] is not None:
+    if not needed and config.model["embedding"] is not None:
         return {"model.embedding": None}
     return {}
 

@@ -198,6 +198,17 @@ def test_dependent_fields_follow_the_task_in_the_same_click(sized_page, app_url,
     choose(page, "Task", "sine")
     assert not is_disabled(page, "Noise") and not is_disabled(page, "Stream")
     assert is_disabled(page, "Lag · recall only")
+    # Python characters are read as ids: the Embedding comes with the task, in the
+    # summary at once, and goes again with a real series, which enables its own fields.
+    choose(page, "Task", "chars")
+    main = page.get_by_test_id(MAIN)
+    main.get_by_text("Embedding", exact=True).first.wait_for(timeout=30_000)
+    assert main.get_by_test_id("stAlert").filter(has_text="model.embedding").count() == 0
+    choose(page, "Task", "series")
+    assert not is_disabled(page, "Series") and not is_disabled(page, "Horizon")
+    page.wait_for_function("""() => !Array.from(document.querySelectorAll(
+        '[data-testid="stMainBlockContainer"] td')).some(cell => cell.innerText === 'Embedding')""",
+                           timeout=30_000)
     assert_no_traceback(page)
     screenshot(page, f"journey_dependent_{page.viewport_size['width']}")
 
