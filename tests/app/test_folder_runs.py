@@ -6,31 +6,17 @@ import json
 import os
 import time
 
-import keras
 import numpy as np
 import pytest
 
-from lstm_explorer import ExplorerCallback, cli
+from lstm_explorer import cli
 from tests.app.conftest import array, figures, new_app, no_exceptions, text
+from tests.e2e import own_training
 
 GRADIENT, CELL, COMPARE = "pages/gradient_flow.py", "pages/inside_cell.py", \
     "pages/compare_runs.py"
 TINY_CONFIG = {"task": {"seq_len": 6, "n_samples": 64},
                "model": {"layers": [{"units": 4}]}, "training": {"epochs": 2}}
-
-
-def own_model_run(run_dir) -> None:
-    """A person's own functional model, trained with plain fit and the callback."""
-    rng = np.random.default_rng(0)
-    x = rng.integers(1, 12, size=(64, 7))
-    y = (x[:, 0] > 6).astype("float32")
-    inputs = keras.Input(shape=(7,))
-    hidden = keras.layers.Embedding(12, 4, mask_zero=True)(inputs)
-    hidden = keras.layers.LSTM(4)(hidden)
-    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
-    model.compile(optimizer="adam", loss="binary_crossentropy")
-    model.fit(x, y, epochs=2, verbose=0,
-              callbacks=[ExplorerCallback(run_dir, probe=(x[:8], y[:8]))])
 
 
 def named(options: list[str]) -> list[str]:
@@ -45,7 +31,8 @@ def runs_folder(tmp_path_factory):
     config.write_text(json.dumps(TINY_CONFIG))
     assert cli.main(["train", "--config", str(config), "--out", str(root / "trained")]) == 0
     config.unlink()
-    own_model_run(root / "mine")
+    # A person's own functional model, trained with plain fit and the callback.
+    own_training.main(str(root / "mine"), epochs=2, seconds=0)
     (root / "broken").mkdir()
     broken = root / "broken" / "history.json"
     broken.write_text('{"epochs": [{"epoch": 1}], "sta')
