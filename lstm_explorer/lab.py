@@ -20,7 +20,7 @@ but dropout vs recurrent_dropout, whose single seed takes half a minute (measure
 `run_experiment(experiment, epochs=...)` shortens any of them.
 
 ```
-python -m lstm_explorer.lab                      # all seven, each over its seeds
+python -m lstm_explorer.lab                      # all eight, each over its seeds
 python -m lstm_explorer.lab cells lag            # some of them
 python -m lstm_explorer.lab cells --seeds 5      # over 5 seeds (--seeds 1: one run each)
 python -m lstm_explorer.lab cells --out DIR      # and write runs, figures, conclusion.txt
@@ -29,7 +29,7 @@ python -m lstm_explorer.lab cells --out DIR      # and write runs, figures, conc
 Example:
 
 >>> [experiment.key for experiment in EXPERIMENTS]
-['cells', 'lag', 'forget_bias', 'exploding', 'dropout', 'stateful', 'direction']
+['cells', 'lag', 'forget_bias', 'exploding', 'dropout', 'stateful', 'direction', 'units']
 >>> get("cells").configs()[0][0], get("cells").configs()[0][1].model["cell"]
 ('SimpleRNN', 'simple_rnn')
 """
@@ -1002,7 +1002,181 @@ def conclude_direction(summaries: Sequence[RunSummary]) -> str:
 
 
 # ----------------------------------------------------------------------------------------
-# The seven experiments
+# 8. What a character model's units track
+
+#: |r| from which a unit counts as following a pattern.
+FOUND_R = 0.5
+#: How far the trained |r| must rise above the untrained model's to count: an input-driven
+#: pattern (a newline) or the step itself correlates with units that learned nothing.
+FOUND_GAIN = 0.15
+#: |r(pattern, step)| from which the conclusion warns that the step alone explains some.
+_DRIFT_R = 0.3
+
+
+def measure_units(result: Any) -> dict[str, float]:
+    """The best unit per pattern of `datasets.units.PATTERNS`, trained and untrained.
+
+    Ranks the first recurrent layer's units (`units.best_units`) by their state over the
+    probe batch (`result.trace`, the windows Inside the Cell shows), for the cell state
+    c and the hidden state h. The untrained model is rebuilt from the same config (its
+    seed gives the same initial weights the training started from) and traced on the
+    same probe: a pattern that the inputs alone drive shows up there too, so only the
+    rise over it is evidence of something learned. Also the correlation of each
+    pattern with the step number: every window starts from a zero state, so a unit that
+    only counts steps correlates with patterns that drift with the step.
+
+    Returns:
+        For each pattern P that varies over the probe: `units_c_P` and `units_h_P`, the
+        trained best |r|; `units_c_P_unit` and `units_h_P_unit`, its unit;
+        `units_c0_P` and `units_h0_P`, the untrained best |r|; `units_step_P`,
+        |r(P, step)|. Also `units_windows` and `units_chars`. Empty when the run has no
+        trace or its first recurrent layer has no cell state.
+    """
+    import numpy as np
+
+    from lstm_explorer import model as model_module
+    from lstm_explorer.datasets import chars, units
+    from lstm_explorer.trace import Tracer
+
+    trace = result.trace
+    if trace is None or not trace.layers or "c" not in trace.layers[0].values:
+        return {}
+    texts = chars.texts_of_inputs(trace.inputs)
+    trained = trace.layers[0]
+    # The same seed builds the same initial weights, so this is the model the run started
+    # from; op by op, as one call is quicker that way than tracing a graph.
+    untrained = Tracer(model_module.build(result.config))(
+        trace.inputs, result.data.probe_y[:len(texts)], eager=True).layers[0]
+    out: dict[str, float] = {"units_windows": float(len(texts)),
+                             "units_chars": float(sum(len(text) for text in texts))}
+    for state in ("c", "h"):
+        after = units.best_units(trained.values[state], texts,
+                                 go_backwards=trained.go_backwards)
+        before = units.best_units(untrained.values[state], texts,
+                                  go_backwards=untrained.go_backwards)
+        for name, best in after.items():
+            if best is None or before[name] is None:
+                continue
+            out[f"units_{state}_{name}"] = abs(best.r)
+            out[f"units_{state}_{name}_unit"] = float(best.unit)
+            out[f"units_{state}0_{name}"] = abs(before[name].r)
+    steps = np.broadcast_to(np.arange(len(texts[0]), dtype=float), (len(texts), len(texts[0])))
+    for name in units.PATTERNS:
+        if f"units_c_{name}" in out:
+            values = np.stack([units.pattern_values(text, name) for text in texts])
+            out[f"units_step_{name}"] = abs(units.rank_units(steps[..., None], None,
+                                                             values)[0].r)
+    return out
+
+
+def _r(value: float | None) -> str:
+    """`0.46`: a correlation to two decimals, `n/a` when missing."""
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _unit_reading(summary: RunSummary, key: str) -> float | None:
+    value = (summary.readings or {}).get(key)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def conclude_units(summaries: Sequence[RunSummary]) -> str:
+    """Per pattern, the best unit's |r| untrained → after each run, and which were found.
+
+    The last run (the longest training) decides. A pattern counts as found when its best
+    |r|, of c or of h, is at least `FOUND_R` and at least `FOUND_GAIN` above the
+    untrained model's for the same state; each pattern is stated with the state that
+    scores higher after training.
+
+    Example:
+
+    >>> def run(name, c, c0):
+    ...     found = {"units_windows": 8.0, "units_chars": 800.0}
+    ...     for pattern, after, before, step in zip(("in_string", "position_in_line"),
+    ...                                             c, c0, (0.1, 0.45)):
+    ...         found |= {f"units_c_{pattern}": after, f"units_c_{pattern}_unit": 7.0,
+    ...                   f"units_c0_{pattern}": before, f"units_h_{pattern}": after / 2,
+    ...                   f"units_h_{pattern}_unit": 3.0, f"units_h0_{pattern}": before,
+    ...                   f"units_step_{pattern}": step}
+    ...     return RunSummary(name, {"task": {"name": "chars"}}, {"epochs": []}, found)
+    >>> print(conclude_units([run("1 epoch", (0.2, 0.6), (0.22, 0.46)),
+    ...                       run("6 epochs", (0.24, 0.85), (0.22, 0.46))]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    Best unit per pattern over the probe's 8 windows (800 characters), |r| of its state
+    with the pattern, untrained → 1 epoch → 6 epochs: Inside a string literal: c unit 7,
+    0.22 → 0.20 → 0.24; Position in the line: c unit 7, 0.46 → 0.60 → 0.85. Found after 6
+    epochs (|r| ≥ 0.5 and at least 0.15 above the untrained model): Position in the line
+    (c unit 7, |r| 0.85). Not found: Inside a string literal (best |r| 0.24, untrained
+    0.22). Not measured, as constant over these windows (none occurs in them): Inside a
+    comment, Bracket depth, Indentation and Just after a newline. Caveat: every window
+    starts from a zero state, and Position in the line also correlates with the step
+    number itself (|r| 0.45), so a unit that only counts steps
+    scores there too; the untrained model's |r| is the reference.
+    """
+    from lstm_explorer.datasets import units
+
+    runs = [s for s in summaries if _unit_reading(s, "units_chars") is not None]
+    if not runs:
+        return ("No run left a trace with a cell state to rank units by, so there is "
+                "nothing to conclude.")
+    last = runs[-1]
+    windows, chars_read = _unit_reading(last, "units_windows"), _unit_reading(last, "units_chars")
+    lines, found, missed, drifting, absent = [], [], [], [], []
+    for name, pattern in units.PATTERNS.items():
+        scored = {state: _unit_reading(last, f"units_{state}_{name}") for state in ("c", "h")}
+        scored = {state: value for state, value in scored.items() if value is not None}
+        if not scored:
+            absent.append(pattern.label)
+            continue
+        # The state that follows the pattern better after training speaks for it.
+        state = max(scored, key=lambda key: scored[key])
+        before = _unit_reading(last, f"units_{state}0_{name}")
+        unit = _unit_reading(last, f"units_{state}_{name}_unit")
+        # A median over seeds need not be a unit: then the unit is not named.
+        named = f" unit {unit:.0f}" if unit is not None and unit.is_integer() else ""
+        path = [_r(before)] + [_r(_unit_reading(s, f"units_{state}_{name}")) for s in runs]
+        lines.append(f"{pattern.label}: {state}{named}, {' → '.join(path)}")
+        after = scored[state]
+        if after >= FOUND_R and before is not None and after - before >= FOUND_GAIN:
+            found.append(f"{pattern.label} ({state}{named}, |r| {_r(after)})")
+        else:
+            missed.append(f"{pattern.label} (best |r| {_r(after)}, untrained "
+                          f"{_r(before)})")
+        drift = _unit_reading(last, f"units_step_{name}")
+        if drift is not None and drift >= _DRIFT_R:
+            drifting.append((pattern.label, drift))
+    if not lines:
+        return "No pattern varies over the probe's windows, so no unit can follow one."
+    shown = f"{windows:.0f} windows ({chars_read:.0f} characters)" if windows else "windows"
+    text = (f"Best unit per pattern over the probe's {shown}, |r| of its state with the "
+            f"pattern, untrained → {' → '.join(s.name for s in runs)}: "
+            + "; ".join(lines) + ".")
+    criterion = (f"|r| ≥ {FOUND_R:g} and at least {FOUND_GAIN:g} above the untrained "
+                 "model")
+    if found:
+        text += f" Found after {last.name} ({criterion}): {_join(found)}."
+    else:
+        text += f" No unit was found after {last.name} ({criterion})."
+    if missed:
+        text += f" Not found: {_join(missed)}."
+    if absent:
+        text += (f" Not measured, as constant over these windows (none occurs in them): "
+                 f"{_join(absent)}.")
+    if drifting:
+        which = _join([label for label, _ in drifting])
+        values = ", ".join(_r(value) for _, value in drifting)
+        also = "also correlates" if len(drifting) == 1 else "also correlate"
+        text += (f" Caveat: every window starts from a zero state, and {which} {also} "
+                 f"with the step number itself (|r| {values}), so a unit that only counts "
+                 "steps scores there too; the untrained model's |r| is the reference.")
+    return text
+
+
+# ----------------------------------------------------------------------------------------
+# The eight experiments
 
 # The adding problem (Hochreiter & Schmidhuber 1997): two marked numbers, the first within
 # the first 20 of 40 steps. Measured on a 2-core CPU (seed 0, 10 epochs, 43 s for the three
@@ -1019,6 +1193,23 @@ _ADDING_CELLS = {
     "task": {"name": "adding", "seq_len": 40, "n_samples": 2000},
     "model": {"layers": [{"units": 32}]},
     "training": {"epochs": 10, "learning_rate": 0.01, "batch_size": 32},
+}
+
+# The preset python_chars (presets.py): 10,000 windows of 100 characters of Python source,
+# Embedding(98, 32), LSTM(128) with a per-step head. Measured with bench/units_found.py
+# over 64 validation windows: after 6 epochs (about 65 s on a quiet 2-core CPU) the best
+# |r| of c rises over the untrained model's for the position in the line (0.46-0.54 ->
+# 0.77-0.88), indentation (about 0.42 -> 0.67-0.75) and bracket depth (0.31 -> 0.47-0.58);
+# string literals stay near 0.23. The Lab reads the probe's 8 windows instead, the ones
+# Inside the Cell shows: 8 windows are few, and one long string in them can make a string
+# unit look found (the full run of 2026-12-07 read in_string 0.27 -> 0.53 there). The Lab
+# run took 212 s (1 epoch 49 s, 6 epochs 156 s) on a 2-core CPU at load average 7 to 8;
+# the same two trainings take about 85 s on a quiet one.
+_PYTHON_CHARS = {
+    "task": {"name": "chars", "seq_len": 100, "n_samples": 10000},
+    "model": {"embedding": {"output_dim": 32},
+              "layers": [{"units": 128, "return_sequences": True}]},
+    "training": {"epochs": 6, "learning_rate": 0.005, "batch_size": 32},
 }
 
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -1179,6 +1370,30 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         seeds=3,
         conclude=conclude_direction,
         figures=("loss_curves", "gradient_flow", "step0_gradient"),
+    ),
+    Experiment(
+        key="units",
+        title="What do a character model's units track?",
+        look_for=(
+            "The preset python_chars: an LSTM(128) reads Python source from the standard "
+            "library, one character at a time, and predicts the next one. After training, "
+            "each pattern a person can name (inside a string literal, inside a comment, "
+            "bracket depth, position in the line, indentation, just after a newline) is "
+            "matched with the unit whose cell state c (or hidden state h) correlates with "
+            "it best, over the probe's windows. The untrained model is the reference: a "
+            "pattern that the characters alone drive, or that drifts with the step (every "
+            "window starts from a zero state), correlates with units that learned "
+            "nothing. A unit counts as found when its |r| is at least 0.5 and clearly "
+            "above the untrained model's. Open Inside the Cell on a run to see the unit "
+            "along the text."
+        ),
+        base=_PYTHON_CHARS,
+        variants=(("1 epoch", {"training.epochs": 1}),
+                  ("6 epochs", {"training.epochs": 6})),
+        seconds=212,
+        measure=measure_units,
+        conclude=conclude_units,
+        figures=("loss_curves", "gradient_flow", "saturation"),
     ),
 )
 
