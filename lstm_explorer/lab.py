@@ -1013,12 +1013,16 @@ FOUND_GAIN = 0.15
 _DRIFT_R = 0.3
 
 
+# How many validation windows the unit finder reads (as bench/units_found.py does).
+MEASURED_WINDOWS = 64
+
+
 def measure_units(result: Any) -> dict[str, float]:
     """The best unit per pattern of `datasets.units.PATTERNS`, trained and untrained.
 
     Ranks the first recurrent layer's units (`units.best_units`) by their state over the
-    probe batch (`result.trace`, the windows Inside the Cell shows), for the cell state
-    c and the hidden state h. The untrained model is rebuilt from the same config (its
+    first `MEASURED_WINDOWS` validation windows (the probe's when there are none), for
+    the cell state c and the hidden state h. The untrained model is rebuilt from the same config (its
     seed gives the same initial weights the training started from) and traced on the
     same probe: a pattern that the inputs alone drive shows up there too, so only the
     rise over it is evidence of something learned. Also the correlation of each
@@ -1041,12 +1045,18 @@ def measure_units(result: Any) -> dict[str, float]:
     trace = result.trace
     if trace is None or not trace.layers or "c" not in trace.layers[0].values:
         return {}
-    texts = chars.texts_of_inputs(trace.inputs)
-    trained = trace.layers[0]
+    # Over MEASURED_WINDOWS validation windows, not the probe's few: one long string in
+    # eight windows was enough to "find" a string unit that 64 windows showed was not there.
+    data = result.data
+    inputs = data.x_val[:MEASURED_WINDOWS] if len(data.x_val) else trace.inputs
+    targets = data.y_val[:len(inputs)] if len(data.x_val) else data.probe_y[:len(inputs)]
+    texts = chars.texts_of_inputs(inputs)
+    # Op by op: one call is quicker that way than tracing a graph.
+    trained = Tracer(result.model)(inputs, targets, eager=True).layers[0]
     # The same seed builds the same initial weights, so this is the model the run started
-    # from; op by op, as one call is quicker that way than tracing a graph.
-    untrained = Tracer(model_module.build(result.config))(
-        trace.inputs, result.data.probe_y[:len(texts)], eager=True).layers[0]
+    # from.
+    untrained = Tracer(model_module.build(result.config))(inputs, targets,
+                                                          eager=True).layers[0]
     out: dict[str, float] = {"units_windows": float(len(texts)),
                              "units_chars": float(sum(len(text) for text in texts))}
     for state in ("c", "h"):
@@ -1105,8 +1115,8 @@ def conclude_units(summaries: Sequence[RunSummary]) -> str:
     >>> print(conclude_units([run("1 epoch", (0.2, 0.6), (0.22, 0.46)),
     ...                       run("6 epochs", (0.24, 0.85), (0.22, 0.46))]))
     ... # doctest: +NORMALIZE_WHITESPACE
-    Best unit per pattern over the probe's 8 windows (800 characters), |r| of its state
-    with the pattern, untrained → 1 epoch → 6 epochs: Inside a string literal: c unit 7,
+    Best unit per pattern over 8 windows (800 characters) of validation text, |r| of its
+    state with the pattern, untrained → 1 epoch → 6 epochs: Inside a string literal: c unit 7,
     0.22 → 0.20 → 0.24; Position in the line: c unit 7, 0.46 → 0.60 → 0.85. Found after 6
     epochs (|r| ≥ 0.5 and at least 0.15 above the untrained model): Position in the line
     (c unit 7, |r| 0.85). Not found: Inside a string literal (best |r| 0.24, untrained
@@ -1149,10 +1159,10 @@ def conclude_units(summaries: Sequence[RunSummary]) -> str:
         if drift is not None and drift >= _DRIFT_R:
             drifting.append((pattern.label, drift))
     if not lines:
-        return "No pattern varies over the probe's windows, so no unit can follow one."
+        return "No pattern varies over the windows read, so no unit can follow one."
     shown = f"{windows:.0f} windows ({chars_read:.0f} characters)" if windows else "windows"
-    text = (f"Best unit per pattern over the probe's {shown}, |r| of its state with the "
-            f"pattern, untrained → {' → '.join(s.name for s in runs)}: "
+    text = (f"Best unit per pattern over {shown} of validation text, |r| of its state "
+            f"with the pattern, untrained → {' → '.join(s.name for s in runs)}: "
             + "; ".join(lines) + ".")
     criterion = (f"|r| ≥ {FOUND_R:g} and at least {FOUND_GAIN:g} above the untrained "
                  "model")
@@ -1200,9 +1210,9 @@ _ADDING_CELLS = {
 # over 64 validation windows: after 6 epochs (about 65 s on a quiet 2-core CPU) the best
 # |r| of c rises over the untrained model's for the position in the line (0.46-0.54 ->
 # 0.77-0.88), indentation (about 0.42 -> 0.67-0.75) and bracket depth (0.31 -> 0.47-0.58);
-# string literals stay near 0.23. The Lab reads the probe's 8 windows instead, the ones
-# Inside the Cell shows: 8 windows are few, and one long string in them can make a string
-# unit look found (the full run of 2026-12-07 read in_string 0.27 -> 0.53 there). The Lab
+# string literals stay near 0.23. The Lab reads 64 validation windows too: over the
+# probe's 8 alone, one long string made a string unit look found (in_string 0.27 -> 0.53
+# in the full run of 2026-12-07). The Lab
 # run took 212 s (1 epoch 49 s, 6 epochs 156 s) on a 2-core CPU at load average 7 to 8;
 # the same two trainings take about 85 s on a quiet one.
 _PYTHON_CHARS = {
@@ -1380,7 +1390,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
             "each pattern a person can name (inside a string literal, inside a comment, "
             "bracket depth, position in the line, indentation, just after a newline) is "
             "matched with the unit whose cell state c (or hidden state h) correlates with "
-            "it best, over the probe's windows. The untrained model is the reference: a "
+            "it best, over 64 validation windows. The untrained model is the reference: a "
             "pattern that the characters alone drive, or that drifts with the step (every "
             "window starts from a zero state), correlates with units that learned "
             "nothing. A unit counts as found when its |r| is at least 0.5 and clearly "

@@ -427,30 +427,41 @@ def test_units_experiment_trains_the_chars_preset_short_then_long_over_one_seed(
     assert experiment.seconds > 0
 
 
-def test_measure_units_ranks_the_trained_trace_against_the_model_training_started_from():
+def test_measure_units_ranks_the_trained_model_against_the_model_training_started_from():
+    from lstm_explorer import model as model_module
     from lstm_explorer.datasets import chars, units
+    from lstm_explorer.trace import Tracer
     from lstm_explorer.training import Trainer
 
     trainer = Trainer(tiny_chars())
     result = trainer.run()
     found = lab.measure_units(result)
-    texts = chars.texts_of_inputs(result.trace.inputs)
+    # Validation windows, up to MEASURED_WINDOWS: more than the probe's few.
+    inputs = result.data.x_val[:lab.MEASURED_WINDOWS]
+    assert len(inputs) > len(result.trace.inputs)
+    texts = chars.texts_of_inputs(inputs)
     assert found["units_windows"] == len(texts) and found["units_chars"] == 30 * len(texts)
+    targets = result.data.y_val[:len(inputs)]
+    trained = Tracer(result.model)(inputs, targets, eager=True).layers[0]
+    rebuilt = model_module.build(result.config)
+    untrained = Tracer(rebuilt)(inputs, targets, eager=True).layers[0]
+    # The rebuilt untrained model is the one the training started from.
+    probe = Tracer(rebuilt)(result.data.probe_x, result.data.probe_y, eager=True)
+    np.testing.assert_allclose(probe.layers[0].values["c"],
+                               trainer.initial_trace.layers[0].values["c"], atol=1e-5)
     for state in ("c", "h"):
-        after = units.best_units(result.trace.layers[0].values[state], texts)
-        before = units.best_units(trainer.initial_trace.layers[0].values[state], texts)
+        after = units.best_units(trained.values[state], texts)
+        before = units.best_units(untrained.values[state], texts)
         for name, best in after.items():
             if best is None:
                 assert f"units_{state}_{name}" not in found
                 continue
             assert found[f"units_{state}_{name}"] == pytest.approx(abs(best.r))
             assert found[f"units_{state}_{name}_unit"] == best.unit
-            # The rebuilt untrained model is the one the training started from.
-            assert found[f"units_{state}0_{name}"] == pytest.approx(abs(before[name].r),
-                                                                   abs=1e-4)
+            assert found[f"units_{state}0_{name}"] == pytest.approx(abs(before[name].r))
     assert 0.0 <= found["units_step_position_in_line"] <= 1.0
     text = lab.conclude_units([RunSummary("1 epoch", result.config, result.history, found)])
-    assert text.startswith(f"Best unit per pattern over the probe's {len(texts)} windows")
+    assert text.startswith(f"Best unit per pattern over {len(texts)} windows")
     assert "untrained → 1 epoch:" in text
 
 

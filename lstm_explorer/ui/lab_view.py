@@ -41,6 +41,7 @@ SHORT_TITLES = {
     "dropout": "Dropout",
     "stateful": "Stateful",
     "direction": "Direction",
+    "units": "Character units",
 }
 
 
