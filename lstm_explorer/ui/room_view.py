@@ -700,7 +700,8 @@ def runs_table(explorer: ExplorerSession, room: RoomSession, view: Any) -> None:
         name, value, metric, step0, level, compare_column, remove_column = st.columns(
             widths, vertical_alignment="center")
         name.markdown(md_escape(run.name))
-        value.markdown(md_escape(run.x_text))
+        # With no setting differing, the axis is the runs' names: no value to repeat.
+        value.markdown(md_escape(run.x_text) if view.parameter else "—")
         metric.markdown(_metric_text(run.final_metric))
         step0.markdown(f"{run.step0:.1e}" if run.step0 is not None else "—")
         level.markdown(md_escape(run.level or run.status or "—"))
