@@ -557,7 +557,8 @@ def teacher_view(explorer: ExplorerSession, room: RoomSession) -> None:
         st.caption(f"Open until {ends}; at most {limits.max_runs_per_student} runs per "
                    f"student and {limits.max_runs} in the room. This page's own address "
                    "carries the teacher key, so a reload keeps you in charge: share the "
-                   "link above, not that one.")
+                   "link above, not that one, and project in full screen (F11), which "
+                   "hides the address bar.")
     st.fragment(lambda: class_view(explorer, room), run_every=POLL_EVERY)()
 
 
