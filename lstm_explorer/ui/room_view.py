@@ -547,18 +547,17 @@ def teacher_view(explorer: ExplorerSession, room: RoomSession) -> None:
         # markup can hide in it.
         st.html(CODE_HTML.format(code=state.code))
     with link_column:
-        st.caption("Students open this link (or type the code on their Class Room page); "
-                   "it carries the settings of Build & Train:")
+        st.caption("Students open this link, with the settings of Build & Train (or type "
+                   "the code on their Class Room page):")
         link = student_link(app_root(st.context.url),
                             frame.link_query(explorer.config, explorer.preset), state.code)
         st.code(link, language=None, wrap_lines=True)
         limits = store().limits
         ends = time.strftime("%H:%M", time.localtime(state.expires_at))
-        st.caption(f"Open until {ends}; at most {limits.max_runs_per_student} runs per "
-                   f"student and {limits.max_runs} in the room. This page's own address "
-                   "carries the teacher key, so a reload keeps you in charge: share the "
-                   "link above, not that one, and project in full screen (F11), which "
-                   "hides the address bar.")
+        st.caption(f"Open until {ends} · at most {limits.max_runs_per_student} runs per "
+                   f"student, {limits.max_runs} in all · this page's own address holds "
+                   "your teacher key (a reload keeps you in charge): never share it, and "
+                   "project in full screen (F11), which hides it.")
     st.fragment(lambda: class_view(explorer, room), run_every=POLL_EVERY)()
 
 
