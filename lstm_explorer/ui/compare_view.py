@@ -386,7 +386,8 @@ def vary_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
             st.session_state[VARY_KEY] = "layer.units"
         if VALUES_KEY not in st.session_state:
             st.session_state[VALUES_KEY] = example_values(st.session_state[VARY_KEY], config)
-        pick, type_values, seeds_column = st.columns([2, 2.4, 1])
+        # Aligned at the bottom: a narrow window wraps "Seeds per value" onto two lines.
+        pick, type_values, seeds_column = st.columns([2, 2.4, 1], vertical_alignment="bottom")
         key = pick.selectbox("Parameter", keys, format_func=vary_label, key=VARY_KEY,
                              on_change=_new_key_values,
                              help="Any setting of the parameter registry. A layer argument "

@@ -174,8 +174,7 @@ def repeat_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
     with st.container(border=True):
         st.markdown("**Repeat over seeds** · the same settings trained once per training "
                     "seed: does the result hold, or was it one seed's luck?")
-        what_column, seeds_column, run_column, stop_column = st.columns(
-            [2.4, 1, 1.7, 0.9], vertical_alignment="bottom")
+        what_column, seeds_column = st.columns([4, 1], vertical_alignment="bottom")
         settings_label = f"Build & Train settings ({describe_config(explorer.config)})"
         what = what_column.selectbox(
             "Settings to repeat", options, key=REPEAT_WHAT_KEY,
@@ -190,6 +189,10 @@ def repeat_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
         job = state.repeat
         running = job is not None and state.job is job and state.running
         busy = batch_view.busy_reason(explorer, state, batch.REPEAT)
+        # The buttons on a row of their own, as in "Vary one parameter": beside the
+        # choices, "Repeat over seeds" was cut short in a window zoomed to 150 %.
+        run_column, stop_column, note_column = st.columns([2, 1, 2],
+                                                          vertical_alignment="center")
         start = run_column.button("Repeat over seeds", type="primary", key=REPEAT_BUTTON,
                                   icon=":material/replay:", disabled=bool(busy),
                                   width="stretch")
@@ -204,9 +207,9 @@ def repeat_section(explorer: ExplorerSession, state: batch.BatchState) -> None:
             plan = ""
             st.error(f"**{error.field}**: {error.message}", icon=":material/error:")
         if busy and not running:
-            st.caption(busy)
+            note_column.caption(busy)
         elif plan:
-            st.caption(plan)
+            note_column.caption(plan)
         if stop and job is not None:
             job.stop()
             st.rerun()

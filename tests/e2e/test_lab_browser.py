@@ -10,9 +10,11 @@ from tests.e2e.server import wait_idle
 pytestmark = pytest.mark.e2e
 
 CHART = '[data-testid="stPlotlyChart"]'
-# The experiment's own 10 epochs take about 45 s on an idle 2-core machine; the page's
-# "Epochs per run" option shortens every run without changing the experiment.
-EPOCHS = "2"
+# The experiment's own 10 epochs over its 3 seeds take about a minute on an idle 2-core
+# machine; the page's "Epochs per run" option shortens every run without changing the
+# experiment, and its Seeds box takes 2 seeds: enough for a spread between seeds.
+EPOCHS = "1"
+SEEDS = "2"
 
 
 def test_lab_experiment_1_runs_end_to_end_and_shows_its_conclusion(page, app_url, screenshot):
@@ -31,11 +33,20 @@ def test_lab_experiment_1_runs_end_to_end_and_shows_its_conclusion(page, app_url
     epochs.press("Enter")
     wait_idle(page)
     panel.get_by_text(f"{EPOCHS} epochs each (the experiment has 10)").wait_for(timeout=30_000)
+    # Each experiment runs over its own seeds unless its Seeds box says otherwise.
+    seeds = panel.get_by_label("Seeds", exact=True).and_(page.locator("input"))
+    assert seeds.input_value() == "3"
+    assert "× 3 seeds" in panel.inner_text()
+    seeds.fill(SEEDS)
+    seeds.press("Enter")
+    wait_idle(page)
+    panel.get_by_text(f"× {SEEDS} seeds, {EPOCHS} epochs each").wait_for(timeout=30_000)
 
     run = panel.get_by_role("button", name="Run")
     assert run.count() == 1
     run.click()
-    page.get_by_text(re.compile(r"Run [123] of 3 \(")).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"Run [1-6] of 6 \((SimpleRNN|GRU|LSTM), seed [01]\)")).first \
+        .wait_for(timeout=60_000)
     assert panel.get_by_role("button", name="Stop").is_enabled()
 
     conclusion = panel.locator('[data-testid="stAlert"]', has_text="What the runs measured")
@@ -45,6 +56,10 @@ def test_lab_experiment_1_runs_end_to_end_and_shows_its_conclusion(page, app_url
     for cell in ("SimpleRNN", "GRU", "LSTM"):
         assert cell in text
     assert "gradient reaching step 0" in text
+    assert "Medians over 2 seeds (seeds 0 and 1 of training.seed" in text
+    seeds_table = panel.locator("table", has_text="seed 1")
+    assert seeds_table.locator("td").first.inner_text().strip() == "SimpleRNN"
+    assert panel.get_by_text("Which seeds learned").count() == 1
     page.wait_for_function(
         "Array.from(document.querySelectorAll('[role=\"tabpanel\"]'))"
         ".some(p => p.offsetParent !== null && p.querySelectorAll('.js-plotly-plot').length >= 4)",
@@ -76,7 +91,8 @@ def test_vary_one_parameter_trains_the_runs_and_shows_them_compared(page, app_ur
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5",
                            timeout=60_000)
     wait_idle(page)
-    table = page.locator('[data-testid="stDataFrame"]').first
+    table = page.locator('[data-testid="stMarkdownContainer"] table',
+                         has_text="layer1.units")
     table.wait_for(timeout=30_000)
     names = page.locator(".js-plotly-plot").evaluate_all(
         "plots => plots.map(plot => plot.data.filter(t => t.showlegend !== false)"
