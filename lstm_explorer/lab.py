@@ -1213,7 +1213,8 @@ _ADDING_CELLS = {
 # string literals stay near 0.23. The Lab reads 64 validation windows too: over the
 # probe's 8 alone, one long string made a string unit look found (in_string 0.27 -> 0.53
 # in the full run of 2026-12-07). The Lab
-# run took 212 s (1 epoch 49 s, 6 epochs 156 s) on a 2-core CPU at load average 7 to 8;
+# run took 120 s (1 epoch 22 s, 6 epochs 90 s) on a 2-core CPU at load average 4, 212 s
+# at load average 7 to 8;
 # the same two trainings take about 85 s on a quiet one.
 _PYTHON_CHARS = {
     "task": {"name": "chars", "seq_len": 100, "n_samples": 10000},
@@ -1400,7 +1401,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         base=_PYTHON_CHARS,
         variants=(("1 epoch", {"training.epochs": 1}),
                   ("6 epochs", {"training.epochs": 6})),
-        seconds=212,
+        seconds=120,
         measure=measure_units,
         conclude=conclude_units,
         figures=("loss_curves", "gradient_flow", "saturation"),

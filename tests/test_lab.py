@@ -77,7 +77,7 @@ def test_every_experiment_builds_two_to_six_valid_runs(experiment):
 
 def test_every_experiment_was_measured_under_a_minute():
     # But the units experiment: a character model needs a few epochs over 10,000 windows
-    # (about 85 s on a quiet 2-core CPU, 212 s measured under load).
+    # (about 85 s on a quiet 2-core CPU, 120 s measured at load average 4).
     assert all(e.seconds is not None and e.seconds < 60 for e in lab.EXPERIMENTS
                if e.key != "units")
 
