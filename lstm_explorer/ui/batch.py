@@ -151,6 +151,7 @@ class BatchJob:
         self._started: float | None = None
         self.summaries: list[RunSummary] = []
         self._results: list[Any] = []
+        self._pending: list[Any] = []  # the seed runs of the setting being trained
         self.conclusion: str | None = None
         self.run_names: list[str] = []  # the session's names of the collected runs
         self.collected = False
@@ -218,9 +219,19 @@ class BatchJob:
     def _keeper(self, measure: Callable[[Any], dict] | None) -> Callable[[Any], dict]:
         """Wrap an engine's `measure` so each run's `TrainingResult` is kept, in order."""
         def keep(result: Any) -> dict:
+            found = (measure(result) or {}) if measure is not None else {}
             with self._lock:
-                self._results.append(result)
-            return (measure(result) or {}) if measure is not None else {}
+                if self.seeds == 1:
+                    self._results.append(result)
+                    return found
+                # Over seeds the session keeps one model per setting, the median seed's:
+                # the others are let go as soon as the setting's seeds are all trained,
+                # not at the end (ten seeds of six values would hold sixty models).
+                self._pending.append(result)
+                if len(self._pending) == self.seeds:
+                    self._results.extend(_only_median(self._pending))
+                    self._pending = []
+            return found
         return keep
 
     def _on_event(self, event: sweep.SweepEvent) -> None:
@@ -261,8 +272,9 @@ class BatchJob:
             return []
         self.collected = True
         with self._lock:
-            summaries, results = list(self.summaries), list(self._results)
-            self._results = []  # the session's runs hold the models from now on
+            summaries = list(self.summaries)
+            results = list(self._results) + list(self._pending)  # a stopped setting's too
+            self._results, self._pending = [], []  # the session's runs hold them now
         if self.seeds > 1:
             # A batch that failed half-way has the seed runs it finished, not groups yet.
             summaries = as_groups(summaries)
@@ -390,6 +402,15 @@ def median_seed(group: SeedGroup) -> int:
     distances = [abs(value - centre) if value is not None else float("inf")
                  for value in score.values]
     return distances.index(min(distances))
+
+
+def _only_median(results: Sequence[Any]) -> list[Any]:
+    """The results of one setting's seed runs with only the median seed's kept (`None`
+    in the others' places), chosen as `median_seed` chooses from their histories."""
+    group = SeedGroup.of("", [RunSummary("", result.config, result.history)
+                              for result in results], list(range(len(results))))
+    index = median_seed(group)
+    return [result if place == index else None for place, result in enumerate(results)]
 
 
 def as_groups(summaries: Sequence[RunSummary]) -> list[RunSummary]:

@@ -55,7 +55,9 @@ def test_a_sweep_over_seeds_keeps_one_run_per_value_with_bands_and_a_verdict():
                      "run 2: layer.units=3, median of 2 seeds"]
     for run in session.runs:
         assert run.group.seeds == [0, 1] and len(run.group.runs) == 2
-        assert run.result is not None and run.arrays
+        median = run.group.runs[batch.median_seed(run.group)]
+        assert run.result is not None and run.result.history is median.history
+        assert run.arrays
     assert at.multiselect(key=compare_view.RUNS_KEY).value == names
 
     # What differs: the units, then the result as median (min–max) over the seeds.
