@@ -18,9 +18,7 @@ timeline.mark("app run")
 from lstm_explorer.ui import frame  # noqa: E402  (TensorFlow-free: see start_tensorflow)
 
 frame.keep_keras_state()
-# TensorFlow is imported on a thread of its own (its thread pools sized first for the
-# trainings this server runs at once, see limits.thread_pools), while this page draws.
-frame.start_tensorflow()
+frame.start_tensorflow_if_imported()
 
 # A projector's window is narrow once its type is large: presenter mode (from the link)
 # starts with the sidebar folded, so that the charts have the width (it opens with >).
@@ -48,4 +46,8 @@ frame.notices()
 frame.run_page(page, wait_for_tensorflow=page.title != PAGES[0].title)
 frame.write_link()
 timeline.mark("app run end")
+# TensorFlow is imported on a thread of its own (its thread pools sized first for the
+# trainings this server runs at once, see limits.thread_pools) once this page has been
+# drawn: an import in parallel took half the CPU time of the first page's own Python.
+frame.start_tensorflow()
 frame.warm_up_default_preset()

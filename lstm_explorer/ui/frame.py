@@ -225,9 +225,11 @@ def start_tensorflow() -> None:
     """Import TensorFlow and Keras on a thread of their own, once per process.
 
     The import (and the first model built) takes seconds; done in the first page run
-    it kept the first visitor after a server start waiting for all of it. Now that page
-    draws at once, from the config alone, and fills in what needs TensorFlow (the model
-    summary, the device) when `tensorflow_ready()`. See `lstm_explorer.loading`.
+    it kept the first visitor after a server start waiting for all of it, and done in
+    parallel with that run it took half its CPU (the GIL). So `app.py` starts it after
+    the page has been drawn from the config alone, which fills in what needs
+    TensorFlow (the model summary, the device) when `tensorflow_ready()`; a page that
+    cannot draw without it starts it at once (`run_page`). See `lstm_explorer.loading`.
     """
     global _tensorflow_started
     with _TENSORFLOW_LOCK:
@@ -243,6 +245,14 @@ def start_tensorflow() -> None:
             logging.getLogger(__name__).exception("importing TensorFlow failed")
 
     threading.Thread(target=load, name="lstm-explorer-tensorflow", daemon=True).start()
+
+
+def start_tensorflow_if_imported() -> None:
+    """`start_tensorflow` at once when the process holds TensorFlow already (a test
+    process, a server that imported it), where the loader has nothing left to import
+    and the page need not wait for its own end to start it."""
+    if "tensorflow" in sys.modules:
+        start_tensorflow()
 
 
 def tensorflow_ready(timeout: float = 0.0) -> bool:
@@ -415,6 +425,7 @@ def run_page(page: Any, *, wait_for_tensorflow: bool = True) -> None:
     _RUN.framed = True
     try:
         if wait_for_tensorflow and not tensorflow_ready():
+            start_tensorflow()  # app.py starts it after the page; this page needs it now
             # Imports of TensorFlow's modules from two threads at once can deadlock.
             with st.spinner("TensorFlow is starting (once after the server starts)..."):
                 tensorflow_ready(timeout=300)
