@@ -1,4 +1,4 @@
-"""The Lab: seven guided experiments on vanishing and exploding gradients, each one click."""
+"""The Lab: guided experiments on vanishing and exploding gradients, each one click."""
 
 from lstm_explorer.ui import frame, lab_view
 

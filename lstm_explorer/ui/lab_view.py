@@ -1,4 +1,4 @@
-"""The Lab: the seven guided experiments of `lab.EXPERIMENTS`, each one click.
+"""The Lab: the guided experiments of `lab.EXPERIMENTS`, each one click.
 
 Each experiment has a tab: its title, what to look for, Seeds, Run and Stop. Run trains
 each variant over the experiment's own number of seeds (`Experiment.seeds`, what its
@@ -32,7 +32,7 @@ LAB_SEEDS_HELP = (
     "between seeds, and which seeds learned. The default is what the experiment's time "
     "budget (about a minute on a 2-core CPU) allows; more seeds take proportionally "
     "longer.")
-# Tab labels: the experiments' titles are too long for a row of seven tabs.
+# Tab labels: the experiments' titles are too long for a row of eight tabs.
 SHORT_TITLES = {
     "cells": "SimpleRNN vs GRU vs LSTM",
     "lag": "Sweeping the lag",
@@ -134,7 +134,8 @@ def page() -> None:
 
     intro, options = st.columns([3, 1], gap="large")
     intro.caption(
-        "Seven guided experiments on vanishing and exploding gradients. Each one trains a "
+        f"{len(lab.EXPERIMENTS)} guided experiments on vanishing and exploding gradients "
+        "and on what units learn. Each one trains a "
         "few models one after another with everything else held equal, then states what "
         "the runs measured; the numbers in the conclusion are read from this training, "
         "not written in advance. The runs are added to this session's runs, so Compare "
