@@ -336,7 +336,7 @@ class BatchState:
         if job is None or job.collected or not job.snapshot().done:
             return
         kept = job.collect(explorer)
-        if job.kind == SWEEP and len(kept) >= 2:
+        if job.kind in (SWEEP, REPEAT) and len(kept) >= 2:
             self.select = [run.name for run in kept]
 
 
@@ -487,6 +487,27 @@ def repeat_job(config: ExperimentConfig, n: int, name: str, *,
         return groups, (seeds_module.verdict(groups[0]) if groups else None)
 
     return BatchJob(REPEAT, name, seed_run_names(named, n), work, slots=slots,
+                    label=seed_label, seeds=n)
+
+
+def repeat_selection_job(named: Sequence[tuple[str, ExperimentConfig]], n: int, *,
+                         slots: threading.Semaphore | None = None) -> BatchJob:
+    """A batch that trains each of several configs once per seed (the runs chosen on
+    Compare Runs) and concludes whether they differ beyond the spread between seeds
+    (`seeds.conclusion`).
+
+    Args:
+        named: `(name, config)` per run chosen; each config's `training.seed` is its
+            first seed.
+        n: how many seeds, 2 to `seeds.MAX_SEEDS`.
+        slots: the server's bound on batches at once. Default: `None`.
+    """
+    def work(on_event, stop, keep_result):
+        groups = seeds_module.repeat_configs(list(named), n, None, on_event,
+                                             measure=keep_result(None), stop=stop)
+        return groups, (seeds_module.conclusion(groups) if groups else None)
+
+    return BatchJob(REPEAT, "the runs chosen", seed_run_names(named, n), work, slots=slots,
                     label=seed_label, seeds=n)
 
 

@@ -488,6 +488,7 @@ def comparison_section(explorer: ExplorerSession, state: batch.BatchState) -> No
         st.info("Pick at least two runs to compare.", icon=":material/info:")
         return
 
+    seeds_view.repeat_selection(explorer, state, selected)
     layers = run_layers(selected)
     layer = layers[0]
     if len(layers) > 1:

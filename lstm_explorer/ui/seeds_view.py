@@ -229,15 +229,71 @@ def repeat_result(explorer: ExplorerSession, job: batch.BatchJob) -> None:
     if not groups:
         return
     group = groups[0]
-    if job.conclusion:
+    if job.conclusion and len(groups) > 1:  # the runs chosen on Compare Runs, repeated
+        spread_box(job.conclusion, seeds_module.compare_groups(groups).beyond_spread)
+    elif job.conclusion:
         box = st.success if learned_everywhere(group) else st.warning
         box(f"**Over the seeds.** {job.conclusion}", icon=":material/casino:")
     if job.run_names:
         st.caption(f"Added to this session's runs as {batch.run_labels(job.run_names)} "
-                   "(one run: the median over the seeds, with the median seed's model); "
-                   "pick it below to compare it with another run.")
+                   "(one run per setting: the median over the seeds, with the median "
+                   "seed's model); "
+                   + ("they are compared below." if len(groups) > 1
+                      else "pick it below to compare it with another run."))
     cached = job.figures
     if cached is None:
         cached = job.figures = {"band": seeds_module.metric_band(groups)}
     panels.chart(cached["band"], "repeat-band", 380)
     outcome_table(groups)
+
+
+def selection_names(runs: Sequence[Run]) -> list[str]:
+    """Names for the runs chosen on Compare Runs, repeated over seeds: what differs
+    between their settings, else their own names.
+
+    >>> from lstm_explorer.ui.state import Run
+    >>> base = ExperimentConfig.default()
+    >>> selection_names([Run("run 1: a", base, {}, {}),
+    ...                  Run("run 2: b", base.with_values({"layer.units": 8}), {}, {})])
+    ['layer1.units=32', 'layer1.units=8']
+    """
+    from lstm_explorer import compare
+
+    rows = compare.differing_parameters([run.config for run in runs])
+    names = [", ".join(f"{row['key']}={row['values'][index]}" for row in rows)
+             for index in range(len(runs))]
+    if not rows or len(set(names)) < len(names):
+        return [run.name.split(": ", 1)[-1] + f" ({run.name.split(':')[0]})" for run in runs]
+    return names
+
+
+def repeat_selection(explorer: ExplorerSession, state: batch.BatchState,
+                     selected: Sequence[Run]) -> None:
+    """"Repeat these runs over seeds", under the runs chosen on Compare Runs: each run's
+    settings trained once per seed (the count of the *Repeat over seeds* box above);
+    the groups then replace the runs in the comparison, with bands and the spread."""
+    repeatable = [run for run in selected if run.config is not None and run.group is None]
+    count = int(st.session_state.get(REPEAT_SEEDS_KEY) or 5)
+    busy = batch_view.busy_reason(explorer, state, batch.REPEAT)
+    why_not = ("" if len(repeatable) == len(selected) else
+               "a run chosen is a median over seeds already, or a model of your own "
+               "without explorer settings")
+    button, note = st.columns([2, 3], vertical_alignment="center")
+    start = button.button(f"Repeat these {len(selected)} runs over {count} seeds",
+                          key="repeat_selection", icon=":material/replay:",
+                          disabled=bool(busy or why_not), width="stretch",
+                          help="Trains each chosen run's settings once per training seed "
+                               "(the count is the Seeds box of Repeat over seeds above), "
+                               "then compares the medians and says whether they differ "
+                               "beyond the spread between seeds.")
+    if busy or why_not:
+        note.caption(busy or f"Nothing to repeat here: {why_not}.")
+    else:
+        note.caption(f"{len(selected)} × {count} trainings, one after another, each on its "
+                     "own data as before.")
+    if start and not busy and not why_not:
+        named = list(zip(selection_names(selected), [run.config for run in selected],
+                         strict=True))
+        state.start(batch.repeat_selection_job(named, count,
+                                               slots=batch_view.batch_slots()))
+        st.rerun()

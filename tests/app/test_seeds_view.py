@@ -140,6 +140,38 @@ def test_repeat_over_seeds_from_a_run_gives_the_verdict_over_its_seeds():
     assert not [link for link in at.get("page_link") if link.proto.label == "Repeat over seeds"]
 
 
+def test_the_runs_chosen_on_compare_repeat_over_seeds_and_are_compared_by_their_spread():
+    at = new_app({**TINY, "training.epochs": "1"})
+    session = explorer(at)
+    for units in (2, 4):
+        result = Trainer(tiny_config(**{"training.epochs": 1, "layer1.units": units})).run()
+        session.add_run(describe_config(result.config), result.config, result.history,
+                        result.trace.to_arrays(), result)
+    at.switch_page(COMPARE).run()
+    at.number_input(key=seeds_view.REPEAT_SEEDS_KEY).set_value(2).run()
+    no_exceptions(at)
+    button = at.button(key="repeat_selection")
+    assert button.label == "Repeat these 2 runs over 2 seeds" and not button.disabled
+    button.click().run()
+    no_exceptions(at)
+    assert explorer(at).batch.job.names == [
+        "layer1.units=2, seed 0", "layer1.units=2, seed 1",
+        "layer1.units=4, seed 0", "layer1.units=4, seed 1"]
+    at = wait_for_batch(at)
+    no_exceptions(at)
+    groups = [run.group for run in explorer(at).runs[-2:]]
+    assert [run.name for run in explorer(at).runs[-2:]] == [
+        "run 3: layer1.units=2, median of 2 seeds", "run 4: layer1.units=4, median of 2 seeds"]
+    # The new groups are what Compare shows now, with the spread's conclusion.
+    assert at.multiselect(key=compare_view.RUNS_KEY).value == [
+        "run 3: layer1.units=2, median of 2 seeds", "run 4: layer1.units=4, median of 2 seeds"]
+    sentence = seeds.compare_groups(groups).sentence
+    assert sentence in text(at, "success") + text(at, "warning") + text(at, "info")
+    assert any(band_names(figure) for figure in figures(at).values())
+    # A seed group cannot be repeated again from the selection: the button says why.
+    assert at.button(key="repeat_selection").disabled
+
+
 def test_the_lab_runs_each_experiment_over_its_own_seeds_unless_told_otherwise():
     at = new_app()
     at.switch_page(LAB).run()
