@@ -634,6 +634,25 @@ class RoomStore:
     # --- reading ------------------------------------------------------------------------
 
     @_timed
+    def seat_of(self, code: str, token: str) -> Seat:
+        """The seat a student's token holds: how a student's reload keeps its place
+        (the token is in the student's own address) instead of joining again.
+
+        Raises:
+            NotAllowed: the token is no student's of this room. RoomNotFound,
+                RoomExpired.
+        """
+        def work(db: Transaction) -> Seat:
+            row = self._live_room(db, code, self.clock())
+            seat = self._seat(db, row["code"], token)
+            if seat is None:
+                raise NotAllowed(f"this link's seat is not one of room {row['code']}: "
+                                 "join the room with its code", row["code"])
+            return Seat(row["code"], seat, token)
+
+        return self._transaction(False, work)
+
+    @_timed
     def role(self, code: str, key: str) -> str:
         """Whose key this is in the room: `"teacher"` or `"student"`.
 

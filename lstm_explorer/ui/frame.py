@@ -34,9 +34,9 @@ PICKER_KEY = "preset_picker"
 # The share-link key of presenter mode (a view setting, not part of the config).
 PRESENTER_KEY = "presenter"
 PRESENTER_TOGGLE = "presenter_toggle"
-# The class room's keys (`room_view`): which room, and the teacher key in the teacher's
-# own link. Not part of the config.
-ROOM_KEYS = ("room", "teacher")
+# The class room's keys (`room_view`): which room, the teacher key in the teacher's own
+# link, and a student's seat in the student's own link. Not part of the config.
+ROOM_KEYS = ("room", "teacher", "seat")
 _TRUE = ("1", "true", "yes", "on")
 
 

@@ -47,7 +47,7 @@ from lstm_explorer.ui.state import ExplorerSession, session
 
 # Share-link keys (not part of the config; `frame.config_from_link` leaves them out).
 LINK_KEYS = frame.ROOM_KEYS
-ROOM_KEY, TEACHER_KEY = LINK_KEYS
+ROOM_KEY, TEACHER_KEY, SEAT_KEY = LINK_KEYS
 # The Class Room page's address (its file is pages/class_room.py).
 PAGE_PATH = "class_room"
 TEACHER, STUDENT = "teacher", "student"
@@ -281,7 +281,9 @@ def link_keys() -> dict[str, str]:
         return {}
     if room.role == TEACHER:
         return {ROOM_KEY: room.code, TEACHER_KEY: room.teacher_key}
-    return {ROOM_KEY: room.code}
+    # The student's own address holds the seat, so a reload keeps the student's place
+    # (and what they sent) instead of joining again as a new student.
+    return {ROOM_KEY: room.code, SEAT_KEY: room.token}
 
 
 def link_in(query: Mapping[str, Any], explorer: ExplorerSession) -> None:
@@ -302,6 +304,7 @@ def link_in(query: Mapping[str, Any], explorer: ExplorerSession) -> None:
     code = normalize_code(code_text)
     if code is not None and room.code == code and (
             room.role == STUDENT and not teacher_key
+            and _first(query.get(SEAT_KEY)) in (None, room.token)
             or room.role == TEACHER and teacher_key in (None, room.teacher_key)):
         return  # this session is in that room already (a reload of its own link)
     try:
@@ -317,7 +320,20 @@ def link_in(query: Mapping[str, Any], explorer: ExplorerSession) -> None:
             room.leave()
             room.code, room.role, room.teacher_key = code, TEACHER, teacher_key
             return
-        seat = store().join(code_text, client=_client())
+        seat_token = _first(query.get(SEAT_KEY))
+        seat, kept = None, []
+        if seat_token:
+            try:
+                seat = store().seat_of(code_text, seat_token)
+                # What this student sent before the reload (the store keeps it).
+                kept = [Sent(run.id, run.name, "", run.sent_at)
+                        for run in store().runs(seat.code, seat.token).merge()
+                        if run.student == seat.student]
+            except rooms.NotAllowed:
+                seat = None  # a seat of another room, or made up: join as anyone does
+        restored = seat is not None
+        if seat is None:
+            seat = store().join(code_text, client=_client())
     except RoomError as error:
         room.typed_code = code or code_text[:20]
         explorer.notices.append(f"**This link's class room could not be joined.** "
@@ -326,8 +342,9 @@ def link_in(query: Mapping[str, Any], explorer: ExplorerSession) -> None:
     room.leave()
     room.code, room.role, room.token, room.student = seat.code, STUDENT, seat.token, \
         seat.student
-    st.toast(f"You joined class room {seat.code} as student {seat.student}.",
-             icon=":material/groups:")
+    room.sent = kept
+    st.toast(f"You {'are back in' if restored else 'joined'} class room "
+             f"{seat.code} as student {seat.student}.", icon=":material/groups:")
 
 
 # --- Build & Train: Send to class ----------------------------------------------------------

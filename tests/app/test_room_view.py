@@ -210,6 +210,26 @@ def test_a_student_joins_by_link_trains_sends_and_sees_only_what_they_sent(store
     assert at.text_input(key=room_view.NAME_KEY).value == "<b>Ada</b> **x**"
 
 
+def test_a_student_who_reloads_keeps_their_seat_and_what_they_sent(store):
+    room = store.open_room()
+    at = trained_student(store, room.code, units=4)
+    press_send(at, "Ada")
+    students = store.state(room.code, room.teacher_key).students
+    # The student's own address holds the seat; the link the teacher hands out does not.
+    own = {key: value for key, value in at.query_params.items()}
+    assert own["room"] == room.code and own.get("seat")
+    reloaded = room_page({key: value[0] if isinstance(value, list) else value
+                          for key, value in own.items()})
+    no_exceptions(reloaded)
+    assert store.state(room.code, room.teacher_key).students == students  # no new student
+    shown = page_text(reloaded)
+    assert "What you sent" in shown and "Ada" in shown
+    # A seat made up (or of another room) joins as a new student, without an error.
+    stranger = room_page({"room": room.code, "seat": "not-a-seat"})
+    no_exceptions(stranger)
+    assert store.state(room.code, room.teacher_key).students == students + 1
+
+
 def test_send_refusals_are_messages_and_an_empty_name_is_asked_for(store, monkeypatch):
     room = store.open_room()
     at = trained_student(store, room.code)

@@ -47,6 +47,19 @@ def test_a_student_joins_with_the_code_as_typed_and_the_teacher_sees_the_count(s
     assert store.role(room.code, first.token) == "student"
 
 
+def test_a_students_token_gives_back_their_seat_and_no_other_rooms(store):
+    room, other = store.open_room(), store.open_room()
+    first = store.join(room.code, client="a")
+    second = store.join(room.code, client="b")
+    assert store.seat_of(room.code, second.token) == second
+    assert store.seat_of(room.code, first.token).student == 1
+    with pytest.raises(NotAllowed, match="join the room with its code"):
+        store.seat_of(other.code, first.token)
+    with pytest.raises(NotAllowed):
+        store.seat_of(room.code, room.teacher_key)  # the teacher holds no seat
+    assert store.state(room.code, room.teacher_key).students == 2  # nobody joined again
+
+
 def test_a_sent_run_comes_back_to_the_teacher_and_every_student_as_it_was_sent(store, clock):
     room = store.open_room()
     ada, bo = store.join(room.code, client="a"), store.join(room.code, client="b")
