@@ -1407,9 +1407,12 @@ def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
                                                                         epochs[0] + 0.5],
                     y=[level, level],
                     mode="lines",
-                    name=f"baseline: {history['baseline'].get('description') or 'trivial'}",
+                    # A short legend entry: a long one wrapped the legend onto more
+                    # rows, and the taller legend squeezed the plot under its titles.
+                    name="trivial baseline",
                     line=dict(color="#555555", dash="dot", width=2),
-                    hovertemplate="the trivial baseline's loss = %{y:.4g}<extra></extra>",
+                    hovertemplate=(f"{_hover_text(history['baseline'].get('description'))}"
+                                   "<br>loss = %{y:.4g}<extra></extra>"),
                 ),
                 row=1,
                 col=col,
@@ -1431,6 +1434,14 @@ def loss_curves(history: Mapping[str, Any] | None) -> go.Figure:
     _new_figure(fig, title=title, subtitle=_status_note(history))
     fig.update_layout(hovermode="x unified", legend=_legend_below())
     return fig
+
+
+def _hover_text(text: Any) -> str:
+    """Text for a hover template: HTML and template fields escaped."""
+    import html
+
+    return html.escape(str(text or "the trivial answer")).replace("%", "%%").replace(
+        "{", "&#123;").replace("}", "&#125;")
 
 
 def _baseline_loss(history: Mapping[str, Any] | None) -> float | None:

@@ -626,12 +626,12 @@ def test_the_loss_chart_draws_the_trivial_baseline_to_beat_as_a_dotted_line():
     baseline = {"value": 0.27, "loss": 0.27, "key": "val_loss",
                 "description": "the naive forecast: repeating the last value"}
     fig = figures.loss_curves({"epochs": rows, "status": "finished", "baseline": baseline})
-    (line,) = [trace for trace in fig.data if trace.name.startswith("baseline")]
-    assert line.name == "baseline: the naive forecast: repeating the last value"
+    (line,) = [trace for trace in fig.data if trace.name == "trivial baseline"]
+    assert line.hovertemplate.startswith("the naive forecast: repeating the last value<br>")
     assert list(line.y) == [0.27, 0.27] and list(line.x) == [1, 3]
     assert line.line.dash == "dot"
     # The log axis's ticks cover the baseline too, not only the curves (0.4 to 1.2).
     assert min(fig.layout.yaxis.tickvals) < 0.4
     # No baseline stored (an older run): no line.
     plain = figures.loss_curves({"epochs": rows, "status": "finished"})
-    assert not any(trace.name.startswith("baseline") for trace in plain.data)
+    assert not any(trace.name == "trivial baseline" for trace in plain.data)

@@ -27,7 +27,8 @@ LOSS_TRACES = """() => {
     const plot = Array.from(document.querySelectorAll('.js-plotly-plot')).find(
         element => (element.layout.title.text || '').startsWith('Training and validation loss'));
     // _fullData: plotly's own arrays (data may hold the encoded {dtype, bdata} form).
-    return plot ? plot._fullData.map(trace => ({name: trace.name, y: Array.from(trace.y)})) : null;
+    return plot ? plot._fullData.map(trace => ({name: trace.name, y: Array.from(trace.y),
+                                                 hover: trace.hovertemplate})) : null;
 }"""
 
 
@@ -44,8 +45,8 @@ def test_a_real_series_preset_is_judged_against_the_naive_forecast_on_the_page(
     page.wait_for_function(LOSS_TRACES.replace("return plot ?", "return plot && plot.data"
                                                ".length > 2 ?"), timeout=30_000)
     traces = page.evaluate(LOSS_TRACES)
-    (baseline,) = [trace for trace in traces if trace["name"].startswith("baseline")]
-    assert baseline["name"] == "baseline: the naive forecast, repeating the last value read"
+    (baseline,) = [trace for trace in traces if trace["name"] == "trivial baseline"]
+    assert baseline["hover"].startswith("the naive forecast, repeating the last value read")
     validation = next(trace["y"] for trace in traces if trace["name"] == "validation loss")
     # The number the verdict compares with is the one the chart draws.
     assert re.search(re.escape(f"({baseline['y'][0]:.3g})"), verdict), verdict
